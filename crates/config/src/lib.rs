@@ -1,0 +1,223 @@
+//! The pipeline file: one TOML file describes a whole job (sources, text, pairs, masking, output,
+//! seed). It is parsed, overridden by `--set`, and validated before any work starts; every error
+//! names the key and the line it was set on.
+
+mod error;
+mod locate;
+mod model;
+mod overrides;
+mod validate;
+
+pub use error::{ConfigError, Problem};
+pub use model::*;
+
+use std::path::Path;
+
+/// Reads a pipeline file, applies `--set` overrides and validates the result.
+/// Relative paths inside the file are resolved against the file's folder; paths given in
+/// overrides are left as they are (relative to the working directory).
+pub fn load(path: &Path, overrides: &[String]) -> Result<PipelineConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+    parse(&text, &path.display().to_string(), base, overrides)
+}
+
+/// Parses pipeline text; `origin` names it in errors, `base_dir` resolves relative paths.
+pub fn parse(
+    text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+    overrides: &[String],
+) -> Result<PipelineConfig, ConfigError> {
+    let parse_error = |e: toml::de::Error| ConfigError::Parse {
+        origin: origin.to_owned(),
+        line: e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+        message: e.message().trim().to_owned(),
+    };
+    // Typing the file as written first reports unknown keys and wrong types with their lines.
+    let as_written: PipelineConfig = toml::from_str(text).map_err(parse_error)?;
+    let config = if overrides.is_empty() && base_dir.is_none() {
+        as_written
+    } else {
+        let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        if let Some(base) = base_dir {
+            resolve_relative_paths(&mut table, base);
+        }
+        for expr in overrides {
+            overrides::apply_override(&mut table, expr)?;
+        }
+        table.try_into().map_err(|e: toml::de::Error| ConfigError::Override {
+            expr: overrides.join(" "),
+            message: e.message().trim().to_owned(),
+        })?
+    };
+    let set_keys: Vec<&str> =
+        overrides.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.trim())).collect();
+    let problems: Vec<Problem> = validate::validate(&config)
+        .into_iter()
+        .map(|(key, message)| {
+            let overridden = set_keys.iter().any(|k| key.starts_with(k) || k.starts_with(key.as_str()));
+            let place = if overridden {
+                "--set".to_owned()
+            } else {
+                locate::line_of(text, &key).map_or_else(|| "default".to_owned(), |l| format!("line {l}"))
+            };
+            Problem { key, place, message }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid { origin: origin.to_owned(), problems })
+    }
+}
+
+/// Keys whose values are locations (paths or URLs) rather than content.
+const LOCATION_KEYS: [&[&str]; 5] = [
+    &["text", "tokenizer", "path"],
+    &["text", "tokenizer", "merges"],
+    &["text", "jieba", "user_dict"],
+    &["masking", "synonyms"],
+    &["output", "url"],
+];
+
+fn resolve_relative_paths(table: &mut toml::Table, base: &Path) {
+    let resolve = |v: &mut toml::Value| {
+        if let toml::Value::String(s) = v {
+            *s = resolve_path(s, base);
+        }
+    };
+    if let Some(toml::Value::Array(sources)) = table.get_mut("sources") {
+        for source in sources.iter_mut() {
+            if let Some(toml::Value::Array(urls)) = source.get_mut("urls") {
+                urls.iter_mut().for_each(resolve);
+            }
+        }
+    }
+    for path in LOCATION_KEYS {
+        if let Some(v) = lookup_mut(table, path) {
+            resolve(v);
+        }
+    }
+}
+
+fn lookup_mut<'a>(table: &'a mut toml::Table, path: &[&str]) -> Option<&'a mut toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let mut value = table.get_mut(*first)?;
+    for part in rest {
+        value = value.get_mut(*part)?;
+    }
+    Some(value)
+}
+
+/// Joins a relative path onto `base`; URLs (`scheme://`) and absolute paths stay as they are.
+pub fn resolve_path(location: &str, base: &Path) -> String {
+    if location.contains("://") || Path::new(location).is_absolute() {
+        location.to_owned()
+    } else {
+        base.join(location).to_string_lossy().into_owned()
+    }
+}
+
+impl PipelineConfig {
+    /// The configuration without its locations (source URLs, tokenizer and dictionary paths,
+    /// output URL): what decides the content of the datasets. The same job over a corpus moved
+    /// from disk to object storage has the same content configuration; the files behind the
+    /// locations are identified by their hashes in the manifests instead.
+    pub fn content_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(sources) = value.get_mut("sources").and_then(|s| s.as_array_mut()) {
+            for source in sources {
+                if let Some(obj) = source.as_object_mut() {
+                    obj.remove("urls");
+                }
+            }
+        }
+        for path in LOCATION_KEYS {
+            let (last, parents) = path.split_last().expect("location keys are non-empty");
+            let mut node = &mut value;
+            for p in parents {
+                node = &mut node[*p];
+            }
+            if let Some(obj) = node.as_object_mut() {
+                obj.remove(*last);
+            }
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[[sources]]\nurls = ['corpus/*.txt']\n\n[text]\ntokenizer = { path = 'vocab.txt' }\n";
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = parse(MINIMAL, "p.toml", None, &[]).unwrap();
+        assert_eq!(c.seed, 12345);
+        assert_eq!(c.masking.probability, 0.15);
+        assert_eq!(c.sources[0].text_column(), "text");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = format!("{MINIMAL}\n[masking]\nprobabilty = 0.2\n");
+        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        assert!(err.contains("p.toml, line 8"), "{err}");
+        assert!(err.contains("probabilty"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_line() {
+        let text = format!("{MINIMAL}\n[masking]\nprobability = 1.5\n");
+        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        assert!(err.contains("masking.probability (line 8)"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_and_are_validated() {
+        let c = parse(MINIMAL, "p.toml", None, &["masking.probability=0.2".into()]).unwrap();
+        assert_eq!(c.masking.probability, 0.2);
+        let err = parse(MINIMAL, "p.toml", None, &["masking.probability=2".into()]).unwrap_err().to_string();
+        assert!(err.contains("masking.probability (--set)"), "{err}");
+        let err = parse(MINIMAL, "p.toml", None, &["masking.nope=1".into()]).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn similar_words_need_a_synonym_table() {
+        let text = format!("{MINIMAL}\n[masking.replace]\nmask = 0.0\nsimilar = 0.8\n");
+        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        assert!(err.contains("masking.synonyms"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file() {
+        let c = parse(MINIMAL, "p.toml", Some(Path::new("pipes")), &["output.url=here".into()]).unwrap();
+        assert_eq!(c.sources[0].urls[0], "pipes/corpus/*.txt");
+        assert_eq!(c.text.tokenizer.path, "pipes/vocab.txt");
+        assert_eq!(c.output.url, "here");
+        let c = parse("[[sources]]\nurls=['s3://b/x.jsonl']\n[text]\ntokenizer={path='/abs/v.txt'}\n", "p", Some(Path::new("d")), &[]).unwrap();
+        assert_eq!(c.sources[0].urls[0], "s3://b/x.jsonl");
+        assert_eq!(c.text.tokenizer.path, "/abs/v.txt");
+    }
+
+    #[test]
+    fn content_json_has_no_locations() {
+        let a = parse(MINIMAL, "p.toml", Some(Path::new("a")), &[]).unwrap();
+        let b = parse(MINIMAL, "p.toml", Some(Path::new("b")), &["output.url=s3://x/y".into()]).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.content_json(), b.content_json());
+        assert!(a.content_json()["text"]["tokenizer"].get("path").is_none());
+    }
+
+    #[test]
+    fn sql_options_only_for_tabular_sources() {
+        let text = "[[sources]]\nurls = ['c/*.jsonl']\nfilter = 'x > 1'\n[text]\ntokenizer = { path = 'v.txt' }\n";
+        let err = parse(text, "p.toml", None, &[]).unwrap_err().to_string();
+        assert!(err.contains("sources.0.filter (line 3)"), "{err}");
+    }
+}

@@ -1,0 +1,514 @@
+//! The typed pipeline definition. Every section has defaults, so a pipeline file names only what
+//! differs; unknown keys are rejected.
+
+use serde::{Deserialize, Serialize};
+
+/// A whole pipeline: where the corpus is, how text becomes tokens, how examples are built and
+/// masked, where the datasets go, and the seed every random choice is keyed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Root of every keyed random stream (masking.md section 1).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Input corpora; at least one.
+    pub sources: Vec<SourceConfig>,
+    /// Cleaning, sentence splitting, segmentation and tokenization.
+    pub text: TextConfig,
+    /// How sentence pairs (or packed sequences) are built per epoch.
+    #[serde(default)]
+    pub pairs: PairsConfig,
+    /// Which tokens are masked and how they are replaced.
+    #[serde(default)]
+    pub masking: MaskingConfig,
+    /// Where the datasets are written and how they are sharded.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+fn default_seed() -> u64 {
+    12345
+}
+
+/// One input corpus: a list of URLs or globs sharing the same format options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// URLs, plain paths or globs (`corpora/zh/*.txt`, `s3://bucket/data/**/*.jsonl.gz`).
+    pub urls: Vec<String>,
+    /// File format; `auto` decides by file extension.
+    #[serde(default)]
+    pub format: SourceFormat,
+    /// Compression of text and JSON Lines files; `auto` decides by extension (`.gz`, `.zst`).
+    #[serde(default)]
+    pub compression: Compression,
+    /// Field (JSON Lines) or column (Parquet, CSV) that holds the text. Default `text`.
+    pub text_column: Option<String>,
+    /// SQL expression over the columns that yields the text (Parquet and CSV only).
+    pub text_sql: Option<String>,
+    /// Field or column that holds a record's own id; the record index is used without it.
+    pub id_column: Option<String>,
+    /// SQL predicate; rows where it is not true are skipped and counted (Parquet and CSV only).
+    pub filter: Option<String>,
+    /// A record longer than this (bytes of text) is skipped and counted as `record_too_large`.
+    #[serde(default = "default_max_record_bytes")]
+    pub max_record_bytes: u64,
+    /// What a malformed record (invalid UTF-8, broken JSON, text field missing) does.
+    #[serde(default)]
+    pub on_bad_record: BadRecordPolicy,
+}
+
+fn default_max_record_bytes() -> u64 {
+    16 << 20
+}
+
+impl SourceConfig {
+    /// The text column, or `text` when neither a column nor an SQL expression is configured.
+    pub fn text_column(&self) -> &str {
+        self.text_column.as_deref().unwrap_or("text")
+    }
+}
+
+/// Input file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// Decided per file by its extension.
+    #[default]
+    Auto,
+    /// BERT layout: one sentence or paragraph a line, a blank line between documents.
+    Text,
+    /// One JSON object a line.
+    Jsonl,
+    /// Apache Parquet, read through datafusion.
+    Parquet,
+    /// CSV with a header row, read through datafusion.
+    Csv,
+}
+
+impl SourceFormat {
+    /// The format a file name implies, looking through a `.gz` or `.zst` suffix.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let lower = name.to_ascii_lowercase();
+        let stem = lower
+            .strip_suffix(".gz")
+            .or_else(|| lower.strip_suffix(".zst"))
+            .unwrap_or(&lower);
+        let ext = stem.rsplit_once('.').map(|(_, e)| e)?;
+        match ext {
+            "txt" | "text" => Some(Self::Text),
+            "jsonl" | "ndjson" | "json" => Some(Self::Jsonl),
+            "parquet" | "pq" => Some(Self::Parquet),
+            "csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+
+    /// Whether files of this format are read through datafusion (and so take SQL options).
+    pub fn is_tabular(self) -> bool {
+        matches!(self, Self::Parquet | Self::Csv)
+    }
+}
+
+/// Stream compression of line-based inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Decided per file by its extension.
+    #[default]
+    Auto,
+    /// Not compressed.
+    None,
+    /// gzip (`.gz`).
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression a file name implies.
+    pub fn from_file_name(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".gz") {
+            Self::Gzip
+        } else if lower.ends_with(".zst") {
+            Self::Zstd
+        } else {
+            Self::None
+        }
+    }
+}
+
+/// What happens to a malformed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRecordPolicy {
+    /// Skip it, count it by reason, and log its file and line.
+    #[default]
+    Skip,
+    /// Stop the job with an error naming the file and line.
+    Fail,
+}
+
+/// The text path (masking.md section 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextConfig {
+    /// Sentence-splitting rules: `zh` (Chinese punctuation), `en` (adds `. ` + upper case), `mixed` (both).
+    #[serde(default)]
+    pub language: Language,
+    /// The Hugging Face tokenizer.
+    pub tokenizer: TokenizerConfig,
+    /// Chinese word segmentation for word starts.
+    #[serde(default)]
+    pub jieba: JiebaConfig,
+    /// Documents with fewer content tokens are skipped and counted as `too_short`.
+    #[serde(default = "default_min_tokens")]
+    pub min_tokens: u32,
+}
+
+fn default_min_tokens() -> u32 {
+    1
+}
+
+/// Which sentence-splitting rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// Chinese rules only.
+    Zh,
+    /// Chinese rules plus `.` followed by white space and an upper-case letter.
+    En,
+    /// Both rule sets (the default).
+    #[default]
+    Mixed,
+}
+
+/// Where the tokenizer comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerConfig {
+    /// A `tokenizer.json`, a BERT `vocab.txt`, or a GPT-2 `vocab.json` (with `merges`).
+    pub path: String,
+    /// GPT-2 style `merges.txt`; required with a `vocab.json`.
+    pub merges: Option<String>,
+    /// For a `vocab.txt`: lower-case and strip accents (uncased models). Default true.
+    pub lowercase: Option<bool>,
+}
+
+/// jieba-rs options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiebaConfig {
+    /// Segment Chinese sentences for word starts; off means every CJK character starts a word.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Use the HMM for unknown words (jieba precise mode with HMM).
+    #[serde(default = "yes")]
+    pub hmm: bool,
+    /// A jieba user dictionary (`word [freq [tag]]` per line) added to the default one.
+    pub user_dict: Option<String>,
+}
+
+impl Default for JiebaConfig {
+    fn default() -> Self {
+        Self { enabled: true, hmm: true, user_dict: None }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Pair task of the epoch job (masking.md sections 3-5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairsConfig {
+    /// `nsp` (BERT), `sop` (ALBERT, MacBERT), `full_sentences` or `doc_sentences` (RoBERTa).
+    #[serde(default)]
+    pub task: PairTask,
+    /// `L`: the longest example, special tokens included.
+    #[serde(default = "default_max_seq_length")]
+    pub max_seq_length: u32,
+    /// Probability of a shorter target length per document.
+    #[serde(default = "default_short_seq_prob")]
+    pub short_seq_prob: f64,
+    /// Rebuild pairs every epoch (true) or keep epoch 0's pairs and only re-mask (false).
+    #[serde(default)]
+    pub rebuild_each_epoch: bool,
+    /// SOP with a one-sentence chunk: `strict` splits it at a word boundary, `compat` follows ALBERT.
+    #[serde(default)]
+    pub single_sentence: SingleSentencePolicy,
+    /// NSP negatives are drawn from data-defined partitions of at least this many documents.
+    #[serde(default = "default_negative_pool")]
+    pub negative_pool: u32,
+}
+
+impl Default for PairsConfig {
+    fn default() -> Self {
+        Self {
+            task: PairTask::default(),
+            max_seq_length: default_max_seq_length(),
+            short_seq_prob: default_short_seq_prob(),
+            rebuild_each_epoch: false,
+            single_sentence: SingleSentencePolicy::default(),
+            negative_pool: default_negative_pool(),
+        }
+    }
+}
+
+fn default_max_seq_length() -> u32 {
+    512
+}
+fn default_short_seq_prob() -> f64 {
+    0.1
+}
+fn default_negative_pool() -> u32 {
+    10_000
+}
+
+/// The sentence-level task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairTask {
+    /// Next sentence prediction (BERT).
+    Nsp,
+    /// Sentence order prediction (ALBERT, MacBERT).
+    #[default]
+    Sop,
+    /// RoBERTa FULL-SENTENCES packing across documents.
+    FullSentences,
+    /// RoBERTa DOC-SENTENCES packing within a document.
+    DocSentences,
+}
+
+/// How SOP treats a chunk of one sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SingleSentencePolicy {
+    /// Split the sentence at a keyed word boundary, or skip and count it.
+    #[default]
+    Strict,
+    /// ALBERT's behaviour: a random document as B, labelled swapped.
+    Compat,
+}
+
+/// Masking (masking.md sections 6-8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingConfig {
+    /// What a masking unit is.
+    #[serde(default)]
+    pub strategy: MaskStrategy,
+    /// `p`, the share of the budget unit to mask.
+    #[serde(default = "default_mask_probability")]
+    pub probability: f64,
+    /// `M`, the most masked tokens per example.
+    #[serde(default = "default_max_predictions")]
+    pub max_predictions: u32,
+    /// Whether `p` counts tokens or words.
+    #[serde(default)]
+    pub budget_unit: BudgetUnit,
+    /// Whether the replacement kind is drawn per token or once per chosen word.
+    #[serde(default)]
+    pub replacement_unit: ReplacementUnit,
+    /// Probabilities of the four replacement kinds; they sum to 1.
+    #[serde(default)]
+    pub replace: ReplaceProbabilities,
+    /// Longest n-gram (n-gram, MacBERT sequential and span strategies).
+    #[serde(default = "default_ngram_max")]
+    pub ngram_max: u32,
+    /// Weights of n = 1..=ngram_max; default `1/n` (ALBERT). MacBERT uses `[0.4, 0.3, 0.2, 0.1]`.
+    pub ngram_weights: Option<Vec<f64>>,
+    /// SpanBERT's geometric parameter for the `span` strategy.
+    #[serde(default = "default_span_p")]
+    pub span_p: f64,
+    /// Synonym table for MacBERT similar-word replacement (path or URL).
+    pub synonyms: Option<String>,
+    /// Pool of random replacement tokens.
+    #[serde(default)]
+    pub random_pool: RandomPool,
+    /// The mask token of the vocabulary.
+    #[serde(default = "default_mask_token")]
+    pub mask_token: String,
+}
+
+impl Default for MaskingConfig {
+    fn default() -> Self {
+        Self {
+            strategy: MaskStrategy::default(),
+            probability: default_mask_probability(),
+            max_predictions: default_max_predictions(),
+            budget_unit: BudgetUnit::default(),
+            replacement_unit: ReplacementUnit::default(),
+            replace: ReplaceProbabilities::default(),
+            ngram_max: default_ngram_max(),
+            ngram_weights: None,
+            span_p: default_span_p(),
+            synonyms: None,
+            random_pool: RandomPool::default(),
+            mask_token: default_mask_token(),
+        }
+    }
+}
+
+fn default_mask_probability() -> f64 {
+    0.15
+}
+fn default_max_predictions() -> u32 {
+    80
+}
+fn default_ngram_max() -> u32 {
+    3
+}
+fn default_span_p() -> f64 {
+    0.2
+}
+fn default_mask_token() -> String {
+    "[MASK]".to_owned()
+}
+
+/// The unit that is chosen for masking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskStrategy {
+    /// Single tokens (original BERT).
+    Token,
+    /// Whole words (BERT whole-word masking, Chinese WWM).
+    #[default]
+    WholeWord,
+    /// N-grams of whole words (ALBERT, MacBERT).
+    Ngram,
+    /// MacBERT's left-to-right n-gram units.
+    MacbertSequential,
+    /// SpanBERT geometric spans of whole words.
+    Span,
+}
+
+/// What the mask probability counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetUnit {
+    /// Tokens, `[CLS]`/`[SEP]` included (BERT).
+    #[default]
+    Tokens,
+    /// Words (MacBERT paper), never more than `max_predictions` tokens.
+    Words,
+}
+
+/// Granularity of the replacement draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplacementUnit {
+    /// One draw per token (BERT).
+    #[default]
+    Token,
+    /// One draw per chosen word, applied to all its tokens (fairseq, MacBERT).
+    Word,
+}
+
+/// Probabilities of the replacement kinds of a chosen position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceProbabilities {
+    /// Replace with the mask token.
+    #[serde(default = "default_mask_share")]
+    pub mask: f64,
+    /// Replace with a similar word of the same token length (MacBERT).
+    #[serde(default)]
+    pub similar: f64,
+    /// Replace with random tokens.
+    #[serde(default = "default_tenth")]
+    pub random: f64,
+    /// Keep the original tokens.
+    #[serde(default = "default_tenth")]
+    pub keep: f64,
+}
+
+impl Default for ReplaceProbabilities {
+    fn default() -> Self {
+        Self { mask: 0.8, similar: 0.0, random: 0.1, keep: 0.1 }
+    }
+}
+
+fn default_mask_share() -> f64 {
+    0.8
+}
+fn default_tenth() -> f64 {
+    0.1
+}
+
+/// Pool of random replacement tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RandomPool {
+    /// The vocabulary without special and `[unused*]` tokens (fairseq).
+    #[default]
+    Content,
+    /// The whole vocabulary (BERT compat).
+    Vocab,
+}
+
+/// Output locations and sharding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Root URL; the documents dataset goes to `<url>/documents/`, epoch E to `<url>/epochs/E/`.
+    #[serde(default = "default_output_url")]
+    pub url: String,
+    /// A documents shard is closed once its uncompressed payload passes this many bytes.
+    #[serde(default = "default_shard_bytes")]
+    pub documents_shard_bytes: u64,
+    /// Rows per Parquet row group (streaming granularity for readers).
+    #[serde(default = "default_row_group_rows")]
+    pub row_group_rows: u32,
+    /// zstd level of the Parquet pages.
+    #[serde(default = "default_zstd_level")]
+    pub zstd_level: i32,
+    /// Also store the cleaned text of each document (for debugging and `inspect`).
+    #[serde(default)]
+    pub keep_text: bool,
+    /// Number of shards of an epoch's examples dataset.
+    #[serde(default = "default_example_shards")]
+    pub example_shards: u32,
+    /// Upper bounds (tokens) of the length bins of an epoch; empty means no binning.
+    #[serde(default)]
+    pub length_bins: Vec<u32>,
+    /// Memory the epoch shuffle may hold before it spills, in MiB.
+    #[serde(default = "default_shuffle_memory_mb")]
+    pub shuffle_memory_mb: u32,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            url: default_output_url(),
+            documents_shard_bytes: default_shard_bytes(),
+            row_group_rows: default_row_group_rows(),
+            zstd_level: default_zstd_level(),
+            keep_text: false,
+            example_shards: default_example_shards(),
+            length_bins: Vec::new(),
+            shuffle_memory_mb: default_shuffle_memory_mb(),
+        }
+    }
+}
+
+fn default_output_url() -> String {
+    "out".to_owned()
+}
+fn default_shard_bytes() -> u64 {
+    128 << 20
+}
+fn default_row_group_rows() -> u32 {
+    1024
+}
+fn default_zstd_level() -> i32 {
+    3
+}
+fn default_example_shards() -> u32 {
+    8
+}
+fn default_shuffle_memory_mb() -> u32 {
+    1024
+}

@@ -1,0 +1,1 @@
+//! The prepare and epoch jobs: sources, stages, statistics and progress.

@@ -1,0 +1,199 @@
+//! A location: an object store plus a path inside it, parsed from a plain path or a URL.
+
+use crate::StoreError;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use url::Url;
+
+/// A folder or object in some store. Cheap to clone.
+#[derive(Clone)]
+pub struct Location {
+    store: Arc<dyn ObjectStore>,
+    /// `scheme://authority` of the store, as datafusion registers it.
+    base: Url,
+    path: Path,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url())
+    }
+}
+
+/// In-process stores of `memory://NAME` URLs, so that one name means one store for the whole process.
+fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+    STORES.get_or_init(Default::default)
+}
+
+impl Location {
+    /// Parses a plain path (relative to the working directory), `file://`, or `memory://`.
+    pub fn parse(location: &str) -> Result<Self, StoreError> {
+        let invalid = |message: String| StoreError::InvalidUrl { url: location.to_owned(), message };
+        if !location.contains("://") {
+            return Self::local(std::path::Path::new(location)).map_err(invalid);
+        }
+        let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
+        match url.scheme() {
+            "file" => {
+                let path = url.to_file_path().map_err(|()| invalid("not a local file path".into()))?;
+                Self::local(&path).map_err(invalid)
+            }
+            "memory" => {
+                let name = url.host_str().unwrap_or_default().to_owned();
+                let store = {
+                    let mut stores = memory_stores().lock().map_err(|_| invalid("memory store registry poisoned".into()))?;
+                    stores.entry(name.clone()).or_insert_with(|| Arc::new(InMemory::new())).clone()
+                };
+                let base = Url::parse(&format!("memory://{name}")).map_err(|e| invalid(e.to_string()))?;
+                let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
+                Ok(Self { store, base, path })
+            }
+            other => Err(invalid(format!("unsupported scheme `{other}://` (supported: file://, memory://, plain paths)"))),
+        }
+    }
+
+    fn local(path: &std::path::Path) -> Result<Self, String> {
+        let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
+        let normalized = normalize(&absolute);
+        let path = Path::from_absolute_path(&normalized).map_err(|e| e.to_string())?;
+        let base = Url::parse("file:///").map_err(|e| e.to_string())?;
+        Ok(Self { store: Arc::new(LocalFileSystem::new()), base, path })
+    }
+
+    /// The location below this one at `relative` (`a/b.parquet`).
+    pub fn join(&self, relative: &str) -> Self {
+        let mut path = self.path.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            path = path.join(part);
+        }
+        Self { store: self.store.clone(), base: self.base.clone(), path }
+    }
+
+    /// The full URL, for messages and for datafusion.
+    pub fn url(&self) -> String {
+        format!("{}://{}/{}", self.base.scheme(), self.base.host_str().unwrap_or_default(), self.path)
+    }
+
+    /// `scheme://authority` of the store.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The store behind the location.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The path inside the store.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, operation: &'static str, source: object_store::Error) -> StoreError {
+        match source {
+            object_store::Error::NotFound { .. } => StoreError::NotFound { url: self.url() },
+            source => StoreError::Store { operation, url: self.url(), source },
+        }
+    }
+
+    /// Reads the whole object (for small files: manifests, vocabularies, dictionaries).
+    pub async fn read(&self) -> Result<Bytes, StoreError> {
+        let result = self.store.get(&self.path).await.map_err(|e| self.error("reading", e))?;
+        result.bytes().await.map_err(|e| self.error("reading", e))
+    }
+
+    /// Writes the object in one atomic put: readers see the old object or the whole new one.
+    pub async fn write(&self, bytes: Bytes) -> Result<(), StoreError> {
+        self.store.put(&self.path, PutPayload::from(bytes)).await.map_err(|e| self.error("writing", e))?;
+        Ok(())
+    }
+
+    /// Metadata of the object, or `None` when it does not exist.
+    pub async fn head(&self) -> Result<Option<ObjectMeta>, StoreError> {
+        match self.store.head(&self.path).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error("inspecting", e)),
+        }
+    }
+
+    /// Deletes the object; a missing object is not an error.
+    pub async fn delete(&self) -> Result<(), StoreError> {
+        match self.store.delete(&self.path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error("deleting", e)),
+        }
+    }
+
+    /// Every object below this location (recursively), sorted by path.
+    pub async fn list(&self) -> Result<Vec<ObjectMeta>, StoreError> {
+        let prefix = (!self.path.as_ref().is_empty()).then_some(&self.path);
+        let mut all: Vec<ObjectMeta> = match self.store.list(prefix).try_collect().await {
+            Ok(all) => all,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(self.error("listing", e)),
+        };
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(all)
+    }
+
+    /// The location of another object in the same store.
+    pub fn sibling(&self, path: Path) -> Self {
+        Self { store: self.store.clone(), base: self.base.clone(), path }
+    }
+}
+
+/// Removes `.` and `..` components without touching the file system.
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paths_and_urls() {
+        let l = Location::parse("/tmp/x/../y/z.txt").unwrap();
+        assert_eq!(l.url(), "file:///tmp/y/z.txt");
+        let m = Location::parse("memory://bucket/a/b").unwrap();
+        assert_eq!(m.url(), "memory://bucket/a/b");
+        assert_eq!(m.join("c/d.parquet").url(), "memory://bucket/a/b/c/d.parquet");
+        let err = Location::parse("ftp://host/x").unwrap_err().to_string();
+        assert!(err.contains("unsupported scheme `ftp://`"), "{err}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn memory_round_trip_list_and_delete() {
+        let dir = Location::parse("memory://roundtrip/data").unwrap();
+        dir.join("b.txt").write(Bytes::from_static(b"bee")).await.unwrap();
+        dir.join("a.txt").write(Bytes::from_static(b"ay")).await.unwrap();
+        // The same name in a new parse sees the same store.
+        let again = Location::parse("memory://roundtrip/data/a.txt").unwrap();
+        assert_eq!(again.read().await.unwrap().as_ref(), b"ay");
+        let names: Vec<String> = dir.list().await.unwrap().iter().map(|m| m.location.to_string()).collect();
+        assert_eq!(names, ["data/a.txt", "data/b.txt"]);
+        again.delete().await.unwrap();
+        again.delete().await.unwrap();
+        assert!(again.head().await.unwrap().is_none());
+        assert!(matches!(again.read().await, Err(StoreError::NotFound { .. })));
+    }
+}

@@ -1,0 +1,108 @@
+//! A whole document through the text path: sentences, tokens, sentence ends and word starts.
+
+use crate::TextError;
+use crate::segmenter::Segmenter;
+use crate::sentences::{SplitRules, split_sentences};
+use crate::tokenizer::TextTokenizer;
+use crate::word_starts::word_starts;
+
+/// A document ready for the documents dataset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenizedDocument {
+    /// Content token ids, no special tokens.
+    pub input_ids: Vec<u32>,
+    /// Exclusive end of each sentence in `input_ids`; increasing, the last equals its length.
+    pub sentence_ends: Vec<u32>,
+    /// One flag per token: a word starts here.
+    pub word_starts: Vec<bool>,
+    /// The cleaned sentences joined by newlines (filled only when asked for).
+    pub text: String,
+}
+
+/// Why a record yields no document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Nothing is left after cleaning and tokenization.
+    Empty,
+    /// Fewer tokens than the configured minimum.
+    TooShort,
+}
+
+impl Rejection {
+    /// The reason as counted in manifests.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::Empty => "empty",
+            Rejection::TooShort => "too_short",
+        }
+    }
+}
+
+/// Runs the text path over documents; shareable across threads.
+pub struct TextProcessor {
+    tokenizer: TextTokenizer,
+    segmenter: Segmenter,
+    rules: SplitRules,
+    min_tokens: u32,
+    keep_text: bool,
+}
+
+impl TextProcessor {
+    /// Puts the stages together.
+    pub fn new(tokenizer: TextTokenizer, segmenter: Segmenter, rules: SplitRules, min_tokens: u32, keep_text: bool) -> Self {
+        Self { tokenizer, segmenter, rules, min_tokens, keep_text }
+    }
+
+    /// The tokenizer in use.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// The segmenter in use.
+    pub fn segmenter(&self) -> &Segmenter {
+        &self.segmenter
+    }
+
+    /// Cleans, splits, tokenizes and segments one document.
+    pub fn process(&self, text: &str) -> Result<Result<TokenizedDocument, Rejection>, TextError> {
+        let mut doc = TokenizedDocument::default();
+        let mut failure = None;
+        split_sentences(text, self.rules, |sentence| {
+            if failure.is_some() {
+                return;
+            }
+            match self.tokenizer.encode(sentence) {
+                Ok(enc) if enc.get_ids().is_empty() => {}
+                Ok(enc) => {
+                    let starts = word_starts(
+                        sentence,
+                        enc.get_tokens(),
+                        enc.get_offsets(),
+                        self.tokenizer.style(),
+                        &self.segmenter,
+                    );
+                    doc.input_ids.extend_from_slice(enc.get_ids());
+                    doc.word_starts.extend(starts);
+                    doc.sentence_ends.push(doc.input_ids.len() as u32);
+                    if self.keep_text {
+                        if !doc.text.is_empty() {
+                            doc.text.push('\n');
+                        }
+                        doc.text.push_str(sentence);
+                    }
+                }
+                Err(e) => failure = Some(e),
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(if doc.input_ids.is_empty() {
+            Err(Rejection::Empty)
+        } else if (doc.input_ids.len() as u64) < u64::from(self.min_tokens) {
+            Err(Rejection::TooShort)
+        } else {
+            Ok(doc)
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! Loading a Hugging Face tokenizer from a `tokenizer.json`, a BERT `vocab.txt` or a GPT-2
+//! `vocab.json` + `merges.txt`, and knowing how its pieces mark word boundaries.
+
+use crate::TextError;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
+use tokenizers::models::bpe::BPE;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::bert::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{Encoding, ModelWrapper, Tokenizer};
+
+/// The bytes of the files a tokenizer is built from.
+#[derive(Debug, Clone)]
+pub enum TokenizerFiles {
+    /// A Hugging Face `tokenizer.json`.
+    Json(Vec<u8>),
+    /// A BERT WordPiece `vocab.txt`; `lowercase` selects the uncased normalizer.
+    BertVocab {
+        /// File contents.
+        vocab: Vec<u8>,
+        /// Lower-case and strip accents.
+        lowercase: bool,
+    },
+    /// A GPT-2 byte-level BPE `vocab.json` and `merges.txt`.
+    Gpt2 {
+        /// `vocab.json` contents.
+        vocab: Vec<u8>,
+        /// `merges.txt` contents.
+        merges: Vec<u8>,
+    },
+}
+
+/// How a tokenizer's pieces show that they continue a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PieceStyle {
+    /// WordPiece: a continuation starts with this prefix (`##`).
+    WordPiece(String),
+    /// Byte-level BPE: a word-initial piece starts with `Ġ`.
+    ByteLevel,
+    /// SentencePiece style: a word-initial piece starts with `▁`.
+    Metaspace,
+    /// Anything else: a piece starts a word when white space precedes it.
+    OffsetGap,
+}
+
+/// A loaded tokenizer with what the text path needs to know about it.
+pub struct TextTokenizer {
+    tokenizer: Tokenizer,
+    style: PieceStyle,
+    hash: String,
+}
+
+impl TextTokenizer {
+    /// Builds the tokenizer from its files; padding and truncation are switched off.
+    pub fn from_files(files: &TokenizerFiles) -> Result<Self, TextError> {
+        let bad = |e: tokenizers::Error| TextError::Tokenizer(e.to_string());
+        let mut hasher = Sha256::new();
+        let mut tokenizer = match files {
+            TokenizerFiles::Json(bytes) => {
+                hasher.update(bytes);
+                Tokenizer::from_bytes(bytes).map_err(bad)?
+            }
+            TokenizerFiles::BertVocab { vocab, lowercase } => {
+                hasher.update(vocab);
+                hasher.update([u8::from(*lowercase)]);
+                let vocab = WordPiece::read_bytes(vocab).map_err(bad)?;
+                let model = WordPiece::builder().vocab(vocab).build().map_err(bad)?;
+                let mut t = Tokenizer::new(model);
+                t.with_normalizer(Some(BertNormalizer::new(true, true, None, *lowercase))).map_err(bad)?;
+                t.with_pre_tokenizer(Some(BertPreTokenizer));
+                t.with_decoder(Some(WordPieceDecoder::default()));
+                t
+            }
+            TokenizerFiles::Gpt2 { vocab, merges } => {
+                hasher.update(vocab);
+                hasher.update(merges);
+                let vocab: HashMap<String, u32> = serde_json::from_slice(vocab)
+                    .map_err(|e| TextError::Tokenizer(format!("vocab.json is not a JSON object of ids: {e}")))?;
+                let merges = parse_merges(merges)?;
+                let vocab: tokenizers::models::bpe::Vocab = vocab.into_iter().collect();
+                let model = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(bad)?;
+                let mut t = Tokenizer::new(model);
+                t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+                t.with_decoder(Some(ByteLevelDecoder::default()));
+                t
+            }
+        };
+        tokenizer.with_padding(None);
+        tokenizer.with_truncation(None).map_err(bad)?;
+        let style = piece_style(&tokenizer);
+        Ok(Self { tokenizer, style, hash: hex::encode(hasher.finalize()) })
+    }
+
+    /// Encodes one sentence without special tokens; offsets are byte offsets into `sentence`.
+    pub fn encode(&self, sentence: &str) -> Result<Encoding, TextError> {
+        self.tokenizer.encode(sentence, false).map_err(|e| TextError::Tokenizer(e.to_string()))
+    }
+
+    /// How pieces mark word continuation.
+    pub fn style(&self) -> &PieceStyle {
+        &self.style
+    }
+
+    /// Hex SHA-256 of the files the tokenizer was built from.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Id of a token, when the vocabulary has it.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    /// Number of ids, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    /// The underlying Hugging Face tokenizer.
+    pub fn inner(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+}
+
+fn parse_merges(bytes: &[u8]) -> Result<Vec<(String, String)>, TextError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| TextError::Tokenizer(format!("merges.txt is not UTF-8: {e}")))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with("#version") && !l.trim().is_empty())
+        .map(|(i, l)| {
+            l.split_once(' ')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| TextError::Tokenizer(format!("merges.txt line {}: expected two pieces", i + 1)))
+        })
+        .collect()
+}
+
+fn piece_style(tokenizer: &Tokenizer) -> PieceStyle {
+    match tokenizer.get_model() {
+        ModelWrapper::WordPiece(wp) => PieceStyle::WordPiece(wp.continuing_subword_prefix.clone()),
+        _ => {
+            let vocab = tokenizer.get_vocab(false);
+            if vocab.contains_key("Ġthe") || vocab.keys().any(|k| k.starts_with('Ġ')) {
+                PieceStyle::ByteLevel
+            } else if vocab.keys().any(|k| k.starts_with('▁')) {
+                PieceStyle::Metaspace
+            } else {
+                PieceStyle::OffsetGap
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Word starts per token (masking.md section 2.4), from the tokenizer's pieces and jieba's words
+//! aligned by byte offsets.
+
+use crate::cjk::is_single_cjk;
+use crate::segmenter::Segmenter;
+use crate::tokenizer::PieceStyle;
+use std::ops::Range;
+
+/// One flag per token of `sentence`: does a word start at this token.
+///
+/// - the first token starts a word;
+/// - a continuation piece (WordPiece `##`, byte-level BPE without `Ġ`) does not;
+/// - a single CJK character in the same jieba word as the previous single CJK character does not;
+/// - every other token does.
+pub fn word_starts(
+    sentence: &str,
+    tokens: &[String],
+    offsets: &[(usize, usize)],
+    style: &PieceStyle,
+    segmenter: &Segmenter,
+) -> Vec<bool> {
+    let has_cjk = segmenter.enabled() && sentence.chars().any(crate::cjk::is_cjk);
+    let words = if has_cjk { segmenter.words(sentence) } else { Vec::new() };
+    let mut word_cursor = 0;
+    let mut previous: Option<(bool, usize)> = None; // (single CJK, word index)
+    let mut starts = Vec::with_capacity(tokens.len());
+    for (i, (token, &(start, end))) in tokens.iter().zip(offsets).enumerate() {
+        let single_cjk = has_cjk && is_single_cjk(sentence.get(start..end).unwrap_or(""));
+        let word = if single_cjk { word_index(&words, &mut word_cursor, start) } else { usize::MAX };
+        let starts_word = if i == 0 {
+            true
+        } else if continues_piece(token, style, offsets[i - 1].1, start) {
+            false
+        } else {
+            !(single_cjk && previous == Some((true, word)) && word != usize::MAX)
+        };
+        starts.push(starts_word);
+        previous = Some((single_cjk, word));
+    }
+    starts
+}
+
+fn continues_piece(token: &str, style: &PieceStyle, previous_end: usize, start: usize) -> bool {
+    match style {
+        PieceStyle::WordPiece(prefix) => token.starts_with(prefix.as_str()),
+        PieceStyle::ByteLevel => !token.starts_with('Ġ'),
+        PieceStyle::Metaspace => !token.starts_with('▁'),
+        PieceStyle::OffsetGap => previous_end == start,
+    }
+}
+
+/// Index of the word containing byte `pos`, scanning forward from `cursor` (positions increase).
+fn word_index(words: &[Range<usize>], cursor: &mut usize, pos: usize) -> usize {
+    while *cursor < words.len() && words[*cursor].end <= pos {
+        *cursor += 1;
+    }
+    match words.get(*cursor) {
+        Some(w) if w.contains(&pos) => *cursor,
+        _ => usize::MAX,
+    }
+}
