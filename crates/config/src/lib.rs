@@ -13,10 +13,21 @@ pub use model::*;
 
 use std::path::Path;
 
-/// Reads a pipeline file, applies `--set` overrides and validates the result.
-/// Relative paths inside the file are resolved against the file's folder; paths given in
-/// overrides are left as they are (relative to the working directory).
-pub fn load(path: &Path, overrides: &[String]) -> Result<PipelineConfig, ConfigError> {
+/// What the command line changes in a pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--input`: replaces the source URLs, keeping the first source's other options.
+    pub inputs: Vec<String>,
+    /// `--output`: replaces `output.url`.
+    pub output: Option<String>,
+    /// `--set KEY=VALUE`, applied in order.
+    pub set: Vec<String>,
+}
+
+/// Reads a pipeline file, applies the command line's overrides and validates the result.
+/// Relative paths inside the file are resolved against the file's folder; paths given on the
+/// command line are left as they are (relative to the working directory).
+pub fn load(path: &Path, overrides: &Overrides) -> Result<PipelineConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
     let base = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -28,7 +39,7 @@ pub fn parse(
     text: &str,
     origin: &str,
     base_dir: Option<&Path>,
-    overrides: &[String],
+    overrides: &Overrides,
 ) -> Result<PipelineConfig, ConfigError> {
     let parse_error = |e: toml::de::Error| ConfigError::Parse {
         origin: origin.to_owned(),
@@ -37,29 +48,34 @@ pub fn parse(
     };
     // Typing the file as written first reports unknown keys and wrong types with their lines.
     let as_written: PipelineConfig = toml::from_str(text).map_err(parse_error)?;
-    let config = if overrides.is_empty() && base_dir.is_none() {
+    let unchanged = overrides.set.is_empty() && overrides.inputs.is_empty() && overrides.output.is_none();
+    let config = if unchanged && base_dir.is_none() {
         as_written
     } else {
         let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
         if let Some(base) = base_dir {
             resolve_relative_paths(&mut table, base);
         }
-        for expr in overrides {
-            overrides::apply_override(&mut table, expr)?;
-        }
+        apply_command_line(&mut table, overrides)?;
         table.try_into().map_err(|e: toml::de::Error| ConfigError::Override {
-            expr: overrides.join(" "),
+            expr: overrides.set.join(" "),
             message: e.message().trim().to_owned(),
         })?
     };
-    let set_keys: Vec<&str> =
-        overrides.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.trim())).collect();
+    let mut set_keys: Vec<&str> =
+        overrides.set.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.trim())).collect();
+    if !overrides.inputs.is_empty() {
+        set_keys.push("sources");
+    }
+    if overrides.output.is_some() {
+        set_keys.push("output.url");
+    }
     let problems: Vec<Problem> = validate::validate(&config)
         .into_iter()
         .map(|(key, message)| {
             let overridden = set_keys.iter().any(|k| key.starts_with(k) || k.starts_with(key.as_str()));
             let place = if overridden {
-                "--set".to_owned()
+                "command line".to_owned()
             } else {
                 locate::line_of(text, &key).map_or_else(|| "default".to_owned(), |l| format!("line {l}"))
             };
@@ -71,6 +87,25 @@ pub fn parse(
     } else {
         Err(ConfigError::Invalid { origin: origin.to_owned(), problems })
     }
+}
+
+fn apply_command_line(table: &mut toml::Table, overrides: &Overrides) -> Result<(), ConfigError> {
+    if !overrides.inputs.is_empty() {
+        let urls = toml::Value::Array(overrides.inputs.iter().cloned().map(toml::Value::String).collect());
+        let mut first = match table.get("sources").and_then(|s| s.as_array()).and_then(|a| a.first()) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        first.insert("urls".to_owned(), urls);
+        table.insert("sources".to_owned(), toml::Value::Array(vec![toml::Value::Table(first)]));
+    }
+    if let Some(output) = &overrides.output {
+        overrides::apply_override(table, &format!("output.url={}", toml::Value::String(output.clone())))?;
+    }
+    for expr in &overrides.set {
+        overrides::apply_override(table, expr)?;
+    }
+    Ok(())
 }
 
 /// Keys whose values are locations (paths or URLs) rather than content.
@@ -121,13 +156,24 @@ pub fn resolve_path(location: &str, base: &Path) -> String {
 }
 
 impl PipelineConfig {
-    /// The configuration without its locations (source URLs, tokenizer and dictionary paths,
-    /// output URL): what decides the content of the datasets. The same job over a corpus moved
-    /// from disk to object storage has the same content configuration; the files behind the
-    /// locations are identified by their hashes in the manifests instead.
-    pub fn content_json(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        if let Some(sources) = value.get_mut("sources").and_then(|s| s.as_array_mut()) {
+    /// What decides the content of the documents dataset: the source options and the text path,
+    /// and how shards are encoded, without locations (source URLs, tokenizer and dictionary
+    /// paths, output URL). The same job over a corpus moved from disk to object storage has the
+    /// same content configuration; the files behind the locations are identified by their hashes
+    /// in the manifest instead. Masking and pair settings are not part of it: changing them does
+    /// not invalidate prepared documents.
+    pub fn documents_content_json(&self) -> serde_json::Value {
+        let mut value = serde_json::json!({
+            "sources": self.sources,
+            "text": self.text,
+            "output": {
+                "documents_shard_bytes": self.output.documents_shard_bytes,
+                "row_group_rows": self.output.row_group_rows,
+                "zstd_level": self.output.zstd_level,
+                "keep_text": self.output.keep_text,
+            },
+        });
+        if let Some(sources) = value["sources"].as_array_mut() {
             for source in sources {
                 if let Some(obj) = source.as_object_mut() {
                     obj.remove("urls");
@@ -135,7 +181,7 @@ impl PipelineConfig {
             }
         }
         for path in LOCATION_KEYS {
-            let (last, parents) = path.split_last().expect("location keys are non-empty");
+            let Some((last, parents)) = path.split_last() else { continue };
             let mut node = &mut value;
             for p in parents {
                 node = &mut node[*p];
@@ -152,11 +198,26 @@ impl PipelineConfig {
 mod tests {
     use super::*;
 
+    fn set(exprs: &[&str]) -> Overrides {
+        Overrides { set: exprs.iter().map(|s| s.to_string()).collect(), ..Overrides::default() }
+    }
+
+    #[test]
+    fn inputs_replace_urls_and_keep_source_options() {
+        let text = "[[sources]]\nurls = ['a/*.jsonl']\ntext_column = 'body'\n[[sources]]\nurls = ['b']\n[text]\ntokenizer = { path = 'v.txt' }\n";
+        let o = Overrides { inputs: vec!["x.jsonl".into(), "y/*.jsonl".into()], output: Some("out dir".into()), set: vec![] };
+        let c = parse(text, "p.toml", Some(Path::new("pipes")), &o).unwrap();
+        assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].urls, ["x.jsonl", "y/*.jsonl"]);
+        assert_eq!(c.sources[0].text_column(), "body");
+        assert_eq!(c.output.url, "out dir");
+    }
+
     const MINIMAL: &str = "[[sources]]\nurls = ['corpus/*.txt']\n\n[text]\ntokenizer = { path = 'vocab.txt' }\n";
 
     #[test]
     fn minimal_file_gets_defaults() {
-        let c = parse(MINIMAL, "p.toml", None, &[]).unwrap();
+        let c = parse(MINIMAL, "p.toml", None, &Overrides::default()).unwrap();
         assert_eq!(c.seed, 12345);
         assert_eq!(c.masking.probability, 0.15);
         assert_eq!(c.sources[0].text_column(), "text");
@@ -165,7 +226,7 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let text = format!("{MINIMAL}\n[masking]\nprobabilty = 0.2\n");
-        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("p.toml, line 8"), "{err}");
         assert!(err.contains("probabilty"), "{err}");
     }
@@ -173,51 +234,55 @@ mod tests {
     #[test]
     fn bad_value_names_key_and_line() {
         let text = format!("{MINIMAL}\n[masking]\nprobability = 1.5\n");
-        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("masking.probability (line 8)"), "{err}");
     }
 
     #[test]
     fn overrides_apply_and_are_validated() {
-        let c = parse(MINIMAL, "p.toml", None, &["masking.probability=0.2".into()]).unwrap();
+        let c = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=0.2"])).unwrap();
         assert_eq!(c.masking.probability, 0.2);
-        let err = parse(MINIMAL, "p.toml", None, &["masking.probability=2".into()]).unwrap_err().to_string();
-        assert!(err.contains("masking.probability (--set)"), "{err}");
-        let err = parse(MINIMAL, "p.toml", None, &["masking.nope=1".into()]).unwrap_err().to_string();
+        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=2"])).unwrap_err().to_string();
+        assert!(err.contains("masking.probability (command line)"), "{err}");
+        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.nope=1"])).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
     }
 
     #[test]
     fn similar_words_need_a_synonym_table() {
         let text = format!("{MINIMAL}\n[masking.replace]\nmask = 0.0\nsimilar = 0.8\n");
-        let err = parse(&text, "p.toml", None, &[]).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("masking.synonyms"), "{err}");
     }
 
     #[test]
     fn relative_paths_resolve_against_the_file() {
-        let c = parse(MINIMAL, "p.toml", Some(Path::new("pipes")), &["output.url=here".into()]).unwrap();
+        let c = parse(MINIMAL, "p.toml", Some(Path::new("pipes")), &set(&["output.url=here"])).unwrap();
         assert_eq!(c.sources[0].urls[0], "pipes/corpus/*.txt");
         assert_eq!(c.text.tokenizer.path, "pipes/vocab.txt");
         assert_eq!(c.output.url, "here");
-        let c = parse("[[sources]]\nurls=['s3://b/x.jsonl']\n[text]\ntokenizer={path='/abs/v.txt'}\n", "p", Some(Path::new("d")), &[]).unwrap();
+        let c = parse("[[sources]]\nurls=['s3://b/x.jsonl']\n[text]\ntokenizer={path='/abs/v.txt'}\n", "p", Some(Path::new("d")), &Overrides::default()).unwrap();
         assert_eq!(c.sources[0].urls[0], "s3://b/x.jsonl");
         assert_eq!(c.text.tokenizer.path, "/abs/v.txt");
     }
 
     #[test]
-    fn content_json_has_no_locations() {
-        let a = parse(MINIMAL, "p.toml", Some(Path::new("a")), &[]).unwrap();
-        let b = parse(MINIMAL, "p.toml", Some(Path::new("b")), &["output.url=s3://x/y".into()]).unwrap();
+    fn documents_content_has_no_locations_and_no_masking() {
+        let a = parse(MINIMAL, "p.toml", Some(Path::new("a")), &Overrides::default()).unwrap();
+        let b = parse(MINIMAL, "p.toml", Some(Path::new("b")), &set(&["output.url=s3://x/y"])).unwrap();
         assert_ne!(a, b);
-        assert_eq!(a.content_json(), b.content_json());
-        assert!(a.content_json()["text"]["tokenizer"].get("path").is_none());
+        assert_eq!(a.documents_content_json(), b.documents_content_json());
+        assert!(a.documents_content_json()["text"]["tokenizer"].get("path").is_none());
+        let masked = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=0.2"])).unwrap();
+        assert_eq!(a.documents_content_json(), masked.documents_content_json());
+        let kept = parse(MINIMAL, "p.toml", None, &set(&["output.keep_text=true"])).unwrap();
+        assert_ne!(a.documents_content_json(), kept.documents_content_json());
     }
 
     #[test]
     fn sql_options_only_for_tabular_sources() {
         let text = "[[sources]]\nurls = ['c/*.jsonl']\nfilter = 'x > 1'\n[text]\ntokenizer = { path = 'v.txt' }\n";
-        let err = parse(text, "p.toml", None, &[]).unwrap_err().to_string();
+        let err = parse(text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("sources.0.filter (line 3)"), "{err}");
     }
 }

@@ -1,0 +1,52 @@
+//! Errors of the jobs. Each names the file (and line or row) or the setting involved.
+
+use maskforge_store::StoreError;
+
+/// A job that cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Storage access failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An input file cannot be read as its format says.
+    #[error("{file}{}: {message}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Input {
+        /// The file's URL.
+        file: String,
+        /// 1-based line (text, JSON Lines) or row (Parquet, CSV), when it concerns one record.
+        line: Option<u64>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tokenizer, dictionary or other resource named by the pipeline is unusable.
+    #[error("{what} {location}: {message}")]
+    Resource {
+        /// Which setting (`text.tokenizer.path`, ...).
+        what: &'static str,
+        /// Its location.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An existing dataset is in the way or inconsistent.
+    #[error("{0}")]
+    Dataset(String),
+    /// Writing the output failed.
+    #[error("building output batch: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A worker thread could not be started or failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl PipelineError {
+    /// An input error for a whole file.
+    pub fn input(file: &str, message: impl Into<String>) -> Self {
+        Self::Input { file: file.to_owned(), line: None, message: message.into() }
+    }
+
+    /// An input error for one line or row of a file.
+    pub fn at_line(file: &str, line: u64, message: impl Into<String>) -> Self {
+        Self::Input { file: file.to_owned(), line: Some(line), message: message.into() }
+    }
+}

@@ -1,0 +1,328 @@
+//! The prepare job: every input file (unit) is read as a stream of record batches, each batch
+//! goes through the text path on the rayon pool, and the documents are written in input order to
+//! the unit's Parquet shards. The manifest is written last.
+//!
+//! Output bytes depend only on the inputs and the configuration: batches are cut by record count
+//! and size, rayon keeps the order of each batch, and units are written in listing order.
+
+use crate::documents::{DocumentRow, build_batch, document_id};
+use crate::progress::Progress;
+use crate::sources::{self, BatchLimits, Record, RecordBody};
+use crate::units::{Unit, list_units};
+use crate::{PipelineError, resources};
+use maskforge_config::{BadRecordPolicy, PipelineConfig};
+use maskforge_schema::{
+    CONFIG_HASH_KEY, DocumentCounts, DocumentsManifest, InputEntry, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry,
+    TOOL_VERSION, documents,
+};
+use maskforge_store::{Location, ShardEncoder, ShardOptions, sha256_hex};
+use maskforge_text::TextProcessor;
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::runtime::Handle;
+
+/// How to run the job (nothing here changes the output).
+pub struct PrepareOptions {
+    /// Worker threads of the text path.
+    pub threads: usize,
+    /// Progress receiver.
+    pub progress: Arc<dyn Progress>,
+}
+
+/// What a finished prepare job wrote.
+#[derive(Debug)]
+pub struct PrepareReport {
+    /// URL of the documents dataset.
+    pub dataset_url: String,
+    /// Its manifest.
+    pub manifest: DocumentsManifest,
+}
+
+/// Records per batch handed to the text path, and the text size that closes a batch early.
+const BATCH_LIMITS: BatchLimits = BatchLimits { records: 1024, bytes: 4 << 20 };
+/// Skipped records logged per file before the rest are only counted.
+const LOGGED_SKIPS_PER_FILE: u64 = 5;
+
+/// Runs the prepare job of `config`, writing `<output.url>/documents/`.
+pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<PrepareReport, PipelineError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("maskforge-io")
+        .enable_all()
+        .build()
+        .map_err(|e| PipelineError::Internal(format!("cannot start the I/O runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    let processor = handle.block_on(resources::load_text_processor(config))?;
+    let units = handle.block_on(list_units(config))?;
+    let dataset = Location::parse(&config.output.url)?.join("documents");
+
+    let mut content = config.documents_content_json();
+    content["tokenizer_hash"] = processor.tokenizer().hash().into();
+    content["dictionary_hash"] = processor.segmenter().hash().into();
+    let config_hash = sha256_hex(content.to_string().as_bytes());
+
+    // Unpublish an earlier dataset before touching its shards: readers see it whole or not at all.
+    let manifest_location = dataset.join(MANIFEST_FILE);
+    handle.block_on(manifest_location.delete())?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.max(1))
+        .thread_name(|i| format!("maskforge-text-{i}"))
+        .build()
+        .map_err(|e| PipelineError::Internal(format!("cannot start {} worker threads: {e}", options.threads)))?;
+    let context = UnitContext {
+        config,
+        processor: &processor,
+        pool: &pool,
+        handle: &handle,
+        dataset: &dataset,
+        shard_options: ShardOptions {
+            zstd_level: config.output.zstd_level,
+            row_group_rows: config.output.row_group_rows as usize,
+            metadata: vec![
+                (SCHEMA_VERSION_KEY.to_owned(), documents::SCHEMA_VERSION.to_owned()),
+                (CONFIG_HASH_KEY.to_owned(), config_hash.clone()),
+            ],
+        },
+        progress: options.progress.as_ref(),
+    };
+
+    options.progress.begin(units.iter().map(|u| u.file.size).sum());
+    let mut shards = Vec::new();
+    let mut inputs = Vec::new();
+    let mut counts = DocumentCounts::default();
+    for unit in &units {
+        let output = context.run(unit)?;
+        inputs.push(InputEntry { name: unit.file.name.clone(), bytes: unit.file.size, records: output.counts.records_in });
+        counts.merge(&output.counts);
+        shards.extend(output.shards);
+    }
+    options.progress.end();
+
+    let manifest = DocumentsManifest {
+        schema_version: documents::SCHEMA_VERSION.to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
+        config_hash,
+        config: content,
+        tokenizer_hash: processor.tokenizer().hash().to_owned(),
+        dictionary_hash: processor.segmenter().hash().to_owned(),
+        shards,
+        inputs,
+        counts,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
+    handle.block_on(async {
+        manifest_location.write(json.into()).await?;
+        remove_stale_shards(&dataset, &manifest.shards).await
+    })?;
+    Ok(PrepareReport { dataset_url: dataset.url(), manifest })
+}
+
+/// Deletes shard files of an earlier run that the new manifest does not list.
+async fn remove_stale_shards(dataset: &Location, shards: &[ShardEntry]) -> Result<(), PipelineError> {
+    let prefix = dataset.path().clone();
+    for meta in dataset.list().await? {
+        let name = meta.location.prefix_match(&prefix).map(|p| p.map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join("/"));
+        if let Some(name) = name
+            && name.starts_with("part-")
+            && !shards.iter().any(|s| s.path == name)
+        {
+            dataset.sibling(meta.location).delete().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything a unit needs, shared by all units of a job.
+struct UnitContext<'a> {
+    config: &'a PipelineConfig,
+    processor: &'a TextProcessor,
+    pool: &'a rayon::ThreadPool,
+    handle: &'a Handle,
+    dataset: &'a Location,
+    shard_options: ShardOptions,
+    progress: &'a dyn Progress,
+}
+
+/// What one unit wrote.
+struct UnitOutput {
+    shards: Vec<ShardEntry>,
+    counts: DocumentCounts,
+}
+
+/// The fate of one record.
+enum Outcome {
+    Document(DocumentRow),
+    Skipped { reason: &'static str, message: String, malformed: bool },
+}
+
+impl UnitContext<'_> {
+    /// Reads, processes and writes one unit. A reader thread streams record batches through a
+    /// small bounded channel, so memory holds at most a few batches.
+    fn run(&self, unit: &Unit) -> Result<UnitOutput, PipelineError> {
+        let source = &self.config.sources[unit.source];
+        let url = unit.file.location.url();
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+        std::thread::scope(|scope| {
+            let reader_bytes = bytes_read.clone();
+            std::thread::Builder::new()
+                .name("maskforge-read".into())
+                .spawn_scoped(scope, move || {
+                    let mut reader = match sources::open(unit, source, BATCH_LIMITS, self.handle, reader_bytes) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = sender.send(Err(e));
+                            return;
+                        }
+                    };
+                    loop {
+                        let batch = reader.next_batch().transpose();
+                        let stop = !matches!(batch, Some(Ok(_)));
+                        if let Some(message) = batch
+                            && sender.send(message).is_err()
+                        {
+                            return; // the consumer stopped after an error
+                        }
+                        if stop {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| PipelineError::Internal(format!("cannot start a reader thread: {e}")))?;
+
+            let mut writer = ShardWriter::new(self, unit);
+            let mut counts = DocumentCounts::default();
+            let mut reported = 0;
+            for message in receiver.iter() {
+                let records = message?;
+                let outcomes: Vec<Outcome> =
+                    self.pool.install(|| records.par_iter().map(|r| self.process(unit, r)).collect());
+                let mut documents = 0;
+                for (record, outcome) in records.iter().zip(outcomes) {
+                    counts.records_in += 1;
+                    match outcome {
+                        Outcome::Document(row) => {
+                            counts.documents_out += 1;
+                            counts.sentences += row.doc.sentence_ends.len() as u64;
+                            counts.tokens += row.doc.input_ids.len() as u64;
+                            documents += 1;
+                            writer.push(row)?;
+                        }
+                        Outcome::Skipped { reason, message, malformed } => {
+                            if malformed && source.on_bad_record == BadRecordPolicy::Fail {
+                                return Err(PipelineError::at_line(&url, record.line, format!("{message} ({reason})")));
+                            }
+                            let skipped = counts.skipped.values().sum::<u64>();
+                            if skipped < LOGGED_SKIPS_PER_FILE {
+                                log::warn!("{url}, line {}: skipped ({reason}): {message}", record.line);
+                            } else if skipped == LOGGED_SKIPS_PER_FILE {
+                                log::warn!("{url}: further skipped records are counted in the manifest, not logged");
+                            }
+                            counts.skip(reason);
+                        }
+                    }
+                }
+                writer.end_batch()?;
+                let read = bytes_read.load(Ordering::Relaxed);
+                self.progress.advance(read - reported, documents);
+                reported = read;
+            }
+            self.progress.advance(unit.file.size.saturating_sub(reported), 0);
+            Ok(UnitOutput { shards: writer.finish()?, counts })
+        })
+    }
+
+    /// Runs the text path on one record.
+    fn process(&self, unit: &Unit, record: &Record) -> Outcome {
+        let text = match &record.body {
+            RecordBody::Text(text) => text,
+            RecordBody::Bad { reason, message } => {
+                return Outcome::Skipped { reason, message: message.clone(), malformed: *reason != "filtered" };
+            }
+        };
+        match self.processor.process(text) {
+            Ok(Ok(doc)) => {
+                let doc_id = document_id(&unit.origin, &unit.file.name, record.id.as_deref(), record.index);
+                Outcome::Document(DocumentRow { doc_id, doc })
+            }
+            Ok(Err(rejection)) => Outcome::Skipped {
+                reason: rejection.reason(),
+                message: format!("no document ({})", rejection.reason()),
+                malformed: false,
+            },
+            Err(e) => Outcome::Skipped { reason: "tokenizer_error", message: e.to_string(), malformed: true },
+        }
+    }
+}
+
+/// Writes one unit's documents into shards `part-UUUUU-SSSS.parquet`, closing a shard once its
+/// payload passes `output.documents_shard_bytes`.
+struct ShardWriter<'a> {
+    context: &'a UnitContext<'a>,
+    unit: &'a Unit,
+    schema: arrow::datatypes::SchemaRef,
+    pending: Vec<DocumentRow>,
+    encoder: Option<ShardEncoder>,
+    shard_payload: u64,
+    written: Vec<ShardEntry>,
+}
+
+impl<'a> ShardWriter<'a> {
+    fn new(context: &'a UnitContext<'a>, unit: &'a Unit) -> Self {
+        let schema = documents::schema(context.config.output.keep_text);
+        Self { context, unit, schema, pending: Vec::new(), encoder: None, shard_payload: 0, written: Vec::new() }
+    }
+
+    fn push(&mut self, row: DocumentRow) -> Result<(), PipelineError> {
+        self.shard_payload += row.payload_bytes();
+        self.pending.push(row);
+        if self.shard_payload >= self.context.config.output.documents_shard_bytes {
+            self.end_batch()?;
+            self.close_shard()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes the pending documents as one record batch of the current shard.
+    fn end_batch(&mut self) -> Result<(), PipelineError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let keep_text = self.context.config.output.keep_text;
+        let batch = build_batch(&self.schema, &self.unit.file.name, &self.pending, keep_text)?;
+        self.pending.clear();
+        let encoder = match &mut self.encoder {
+            Some(e) => e,
+            None => {
+                let name = self.shard_name();
+                self.encoder.insert(ShardEncoder::new(&name, self.schema.clone(), &self.context.shard_options)?)
+            }
+        };
+        encoder.write(&batch)?;
+        Ok(())
+    }
+
+    fn shard_name(&self) -> String {
+        format!("part-{:05}-{:04}.parquet", self.unit.index, self.written.len())
+    }
+
+    fn close_shard(&mut self) -> Result<(), PipelineError> {
+        let Some(encoder) = self.encoder.take() else { return Ok(()) };
+        let name = self.shard_name();
+        let rows = encoder.rows();
+        let bytes = encoder.finish()?;
+        let entry = ShardEntry { path: name.clone(), rows, bytes: bytes.len() as u64, sha256: sha256_hex(&bytes) };
+        self.context.handle.block_on(self.context.dataset.join(&name).write(bytes))?;
+        self.written.push(entry);
+        self.shard_payload = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<ShardEntry>, PipelineError> {
+        self.end_batch()?;
+        self.close_shard()?;
+        Ok(self.written)
+    }
+}

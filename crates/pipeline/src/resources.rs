@@ -1,0 +1,72 @@
+//! Loading what the text path needs (tokenizer files, jieba user dictionary) from any location.
+
+use crate::PipelineError;
+use maskforge_config::{Language, PipelineConfig};
+use maskforge_store::{Location, StoreError};
+use maskforge_text::{Segmenter, SplitRules, TextProcessor, TextTokenizer, TokenizerFiles};
+
+/// Reads a resource file, naming the setting it comes from in errors.
+async fn read(what: &'static str, location: &str) -> Result<Vec<u8>, PipelineError> {
+    let resource_error = |message: String| PipelineError::Resource { what, location: location.to_owned(), message };
+    let loc = Location::parse(location).map_err(|e| resource_error(e.to_string()))?;
+    match loc.read().await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(StoreError::NotFound { .. }) => Err(resource_error("file not found".into())),
+        Err(e) => Err(resource_error(e.to_string())),
+    }
+}
+
+/// Loads the tokenizer the pipeline names and checks that its vocabulary has the mask token.
+pub async fn load_tokenizer(config: &PipelineConfig) -> Result<TextTokenizer, PipelineError> {
+    let tok = &config.text.tokenizer;
+    let files = if let Some(merges) = &tok.merges {
+        TokenizerFiles::Gpt2 {
+            vocab: read("text.tokenizer.path", &tok.path).await?,
+            merges: read("text.tokenizer.merges", merges).await?,
+        }
+    } else if tok.path.ends_with(".json") {
+        TokenizerFiles::Json(read("text.tokenizer.path", &tok.path).await?)
+    } else if tok.path.ends_with(".txt") {
+        TokenizerFiles::BertVocab { vocab: read("text.tokenizer.path", &tok.path).await?, lowercase: tok.lowercase.unwrap_or(true) }
+    } else {
+        return Err(PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: tok.path.clone(),
+            message: "expected a tokenizer.json, a BERT vocab.txt, or a GPT-2 vocab.json with merges".into(),
+        });
+    };
+    let tokenizer = TextTokenizer::from_files(&files).map_err(|e| PipelineError::Resource {
+        what: "text.tokenizer.path",
+        location: tok.path.clone(),
+        message: e.to_string(),
+    })?;
+    if tokenizer.token_to_id(&config.masking.mask_token).is_none() {
+        return Err(PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: tok.path.clone(),
+            message: format!("the vocabulary has no mask token `{}` (masking.mask_token)", config.masking.mask_token),
+        });
+    }
+    Ok(tokenizer)
+}
+
+/// Builds the whole text path of the pipeline.
+pub async fn load_text_processor(config: &PipelineConfig) -> Result<TextProcessor, PipelineError> {
+    let tokenizer = load_tokenizer(config).await?;
+    let jieba = &config.text.jieba;
+    let segmenter = if jieba.enabled {
+        let user_dict = match &jieba.user_dict {
+            Some(path) => Some(read("text.jieba.user_dict", path).await?),
+            None => None,
+        };
+        Segmenter::jieba(jieba.hmm, user_dict.as_deref()).map_err(|e| PipelineError::Resource {
+            what: "text.jieba.user_dict",
+            location: jieba.user_dict.clone().unwrap_or_default(),
+            message: e.to_string(),
+        })?
+    } else {
+        Segmenter::none()
+    };
+    let rules = SplitRules { latin_period: config.text.language != Language::Zh };
+    Ok(TextProcessor::new(tokenizer, segmenter, rules, config.text.min_tokens, config.output.keep_text))
+}

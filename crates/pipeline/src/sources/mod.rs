@@ -1,0 +1,115 @@
+//! Readers that turn one input file into batches of raw records, in file order.
+//! Line-based formats (text, JSON Lines) are parsed here so that every problem names its line;
+//! tabular formats (Parquet, CSV) go through datafusion.
+
+mod jsonl;
+mod lines;
+mod tabular;
+mod text;
+
+use crate::PipelineError;
+use crate::units::{Unit, UnitFormat};
+use maskforge_config::{Compression, SourceConfig};
+use maskforge_store::StreamingReader;
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use tokio::runtime::Handle;
+
+/// One record of an input file.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// 0-based position among the file's records.
+    pub index: u64,
+    /// 1-based line (text: the document's first line) or row where it starts.
+    pub line: u64,
+    /// The record's own id, when the source names an id column and the record has one.
+    pub id: Option<String>,
+    /// The text, or why there is none.
+    pub body: RecordBody,
+}
+
+/// The content of a record.
+#[derive(Debug, Clone)]
+pub enum RecordBody {
+    /// Text to process.
+    Text(String),
+    /// A malformed or excluded record: the counted reason and a message for the log.
+    Bad {
+        /// Reason as counted in the manifest (`invalid_utf8`, `invalid_json`, ...).
+        reason: &'static str,
+        /// Details for the log line.
+        message: String,
+    },
+}
+
+/// Limits on what a reader hands over at once; batches are defined by data, never by timing.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Most records per batch.
+    pub records: usize,
+    /// A batch is closed once its text passes this many bytes.
+    pub bytes: usize,
+}
+
+/// A source of record batches for one file.
+pub trait RecordSource {
+    /// The next batch, or `None` at the end of the file.
+    fn next_batch(&mut self) -> Result<Option<Vec<Record>>, PipelineError>;
+}
+
+/// Opens the right reader for `unit`.
+pub fn open(
+    unit: &Unit,
+    source: &SourceConfig,
+    limits: BatchLimits,
+    handle: &Handle,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<Box<dyn RecordSource + Send>, PipelineError> {
+    let url = unit.file.location.url();
+    match unit.format {
+        UnitFormat::Text | UnitFormat::Jsonl => {
+            let raw = StreamingReader::open(&unit.file.location, handle.clone(), bytes_read)?;
+            let decoded = decompress(raw, unit.compression, &url)?;
+            let lines = lines::LineReader::new(decoded, url, source.max_record_bytes as usize);
+            Ok(if unit.format == UnitFormat::Text {
+                Box::new(text::TextDocuments::new(lines, limits))
+            } else {
+                Box::new(jsonl::JsonLines::new(lines, source, limits))
+            })
+        }
+        UnitFormat::Parquet | UnitFormat::Csv => {
+            Ok(Box::new(tabular::TabularRows::open(unit, source, limits, handle.clone())?))
+        }
+    }
+}
+
+fn decompress(raw: StreamingReader, compression: Compression, url: &str) -> Result<Box<dyn BufRead + Send>, PipelineError> {
+    const BUFFER: usize = 256 << 10;
+    Ok(match compression {
+        Compression::Gzip => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw))),
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(raw)
+                .map_err(|e| PipelineError::input(url, format!("cannot start zstd decoding: {e}")))?;
+            Box::new(BufReader::with_capacity(BUFFER, decoder))
+        }
+        Compression::None | Compression::Auto => Box::new(BufReader::with_capacity(BUFFER, raw)),
+    })
+}
+
+/// Collects records from `next` until the batch limits are reached or the input ends.
+fn fill_batch(
+    limits: BatchLimits,
+    mut next: impl FnMut() -> Result<Option<Record>, PipelineError>,
+) -> Result<Option<Vec<Record>>, PipelineError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    while batch.len() < limits.records && bytes < limits.bytes {
+        let Some(record) = next()? else { break };
+        if let RecordBody::Text(t) = &record.body {
+            bytes += t.len();
+        }
+        batch.push(record);
+    }
+    Ok((!batch.is_empty()).then_some(batch))
+}

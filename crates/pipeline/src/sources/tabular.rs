@@ -1,0 +1,127 @@
+//! Parquet and CSV through datafusion: the text is a column or an SQL expression, the filter an
+//! SQL predicate evaluated per row (rows where it is not true are counted as `filtered`, so every
+//! row is accounted for), read as a stream of record batches in file order.
+
+use super::{BatchLimits, Record, RecordBody, RecordSource};
+use crate::PipelineError;
+use crate::units::{Unit, UnitFormat};
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::DataType;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use maskforge_config::SourceConfig;
+use std::collections::VecDeque;
+use tokio::runtime::Handle;
+
+const TEXT: &str = "__maskforge_text";
+const ID: &str = "__maskforge_id";
+const KEEP: &str = "__maskforge_keep";
+
+/// Rows of one Parquet or CSV file.
+pub struct TabularRows {
+    url: String,
+    stream: SendableRecordBatchStream,
+    handle: Handle,
+    pending: VecDeque<Record>,
+    limits: BatchLimits,
+    next_row: u64,
+    done: bool,
+}
+
+impl TabularRows {
+    /// Plans the query for `unit` and starts streaming it.
+    pub fn open(unit: &Unit, source: &SourceConfig, limits: BatchLimits, handle: Handle) -> Result<Self, PipelineError> {
+        let url = unit.file.location.url();
+        let fail = |message: String| PipelineError::input(&url, message);
+        let stream = handle.block_on(async {
+            // One partition keeps the rows in file order.
+            let config = SessionConfig::new()
+                .with_target_partitions(1)
+                .with_repartition_file_scans(false)
+                .with_batch_size(limits.records.max(1));
+            let ctx = SessionContext::new_with_config(config);
+            ctx.register_object_store(unit.file.location.base_url(), unit.file.location.store().clone());
+            let registered = match unit.format {
+                UnitFormat::Parquet => ctx.register_parquet("source", &url, ParquetReadOptions::default()).await,
+                _ => {
+                    let options = CsvReadOptions::new().has_header(true).file_extension("");
+                    ctx.register_csv("source", &url, options).await
+                }
+            };
+            registered.map_err(|e| fail(format!("cannot open as {}: {e}", unit.format.name())))?;
+            let text = match &source.text_sql {
+                Some(sql) => sql.clone(),
+                None => quote(source.text_column()),
+            };
+            let id = source.id_column.as_deref().map_or_else(|| "NULL".to_owned(), quote);
+            let keep = source.filter.as_deref().map_or_else(|| "TRUE".to_owned(), |f| format!("({f})"));
+            let sql = format!("SELECT {text} AS {TEXT}, {id} AS {ID}, {keep} AS {KEEP} FROM source");
+            let frame = ctx.sql(&sql).await.map_err(|e| fail(format!("cannot select the text ({sql}): {e}")))?;
+            let schema = frame.schema();
+            let text_type = schema.field(0).data_type();
+            if !is_string(text_type) {
+                return Err(fail(format!(
+                    "the text {} has type {text_type}, not a string",
+                    source.text_sql.as_ref().map_or_else(|| format!("column `{}`", source.text_column()), |s| format!("expression `{s}`"))
+                )));
+            }
+            let keep_type = schema.field(2).data_type();
+            if !matches!(keep_type, DataType::Boolean | DataType::Null) {
+                return Err(fail(format!("the filter yields {keep_type}, not true/false")));
+            }
+            frame.execute_stream().await.map_err(|e| fail(format!("cannot read: {e}")))
+        })?;
+        Ok(Self { url, stream, handle, pending: VecDeque::new(), limits, next_row: 0, done: false })
+    }
+
+    /// Pulls the next record batch of the query into `pending`; false at the end.
+    fn pull(&mut self) -> Result<bool, PipelineError> {
+        let Some(batch) = self.handle.block_on(self.stream.next()) else { return Ok(false) };
+        let batch = batch.map_err(|e| PipelineError::at_line(&self.url, self.next_row + 1, format!("cannot read row: {e}")))?;
+        let as_text = |array: &ArrayRef| {
+            arrow::compute::cast(array, &DataType::Utf8).map_err(|e| PipelineError::input(&self.url, e.to_string()))
+        };
+        let texts = as_text(batch.column(0))?;
+        let ids = as_text(batch.column(1))?;
+        let keep = batch.column(2);
+        let (texts, ids) = (texts.as_string::<i32>(), ids.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            let kept = matches!(keep.data_type(), DataType::Boolean) && keep.is_valid(row) && keep.as_boolean().value(row);
+            let body = if !kept {
+                RecordBody::Bad { reason: "filtered", message: "excluded by the filter".into() }
+            } else if texts.is_null(row) {
+                RecordBody::Bad { reason: "missing_text", message: "the text is NULL".into() }
+            } else {
+                RecordBody::Text(texts.value(row).to_owned())
+            };
+            let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
+            self.pending.push_back(Record { index: self.next_row, line: self.next_row + 1, id, body });
+            self.next_row += 1;
+        }
+        Ok(true)
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>, PipelineError> {
+        while self.pending.is_empty() && !self.done {
+            self.done = !self.pull()?;
+        }
+        Ok(self.pending.pop_front())
+    }
+}
+
+impl RecordSource for TabularRows {
+    fn next_batch(&mut self) -> Result<Option<Vec<Record>>, PipelineError> {
+        let limits = self.limits;
+        super::fill_batch(limits, || self.next_record())
+    }
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// Quotes a column name for SQL (keeps its case, allows any characters).
+fn quote(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}

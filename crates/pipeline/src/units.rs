@@ -1,0 +1,94 @@
+//! Units of work of the prepare job: one input file each, found by expanding the sources'
+//! URLs and globs, in a fixed order (source, URL, then file name).
+
+use crate::PipelineError;
+use maskforge_config::{Compression, PipelineConfig, SourceFormat};
+use maskforge_store::{InputFile, expand};
+
+/// The format a unit is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitFormat {
+    /// BERT-layout text.
+    Text,
+    /// JSON Lines.
+    Jsonl,
+    /// Parquet.
+    Parquet,
+    /// CSV.
+    Csv,
+}
+
+impl UnitFormat {
+    /// Lower-case name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Jsonl => "JSON Lines",
+            Self::Parquet => "Parquet",
+            Self::Csv => "CSV",
+        }
+    }
+}
+
+/// One input file with everything needed to read it.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Position in the job's unit list; names the unit's shards.
+    pub index: usize,
+    /// Which `[[sources]]` entry it comes from.
+    pub source: usize,
+    /// `source.url` position of the pattern that matched it (part of every document id).
+    pub origin: String,
+    /// The file.
+    pub file: InputFile,
+    /// Its format.
+    pub format: UnitFormat,
+    /// Its stream compression (text and JSON Lines only).
+    pub compression: Compression,
+}
+
+/// Expands every source pattern; a pattern that matches nothing, or a file whose format
+/// cannot be told, is an error naming it.
+pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineError> {
+    let mut units = Vec::new();
+    for (source_index, source) in config.sources.iter().enumerate() {
+        for (url_index, pattern) in source.urls.iter().enumerate() {
+            for file in expand(pattern).await? {
+                let format = match source.format {
+                    SourceFormat::Auto => SourceFormat::from_file_name(&file.name),
+                    f => Some(f),
+                }
+                .and_then(unit_format)
+                .ok_or_else(|| {
+                    PipelineError::input(
+                        &file.location.url(),
+                        format!("cannot tell the format from the file name; set sources.{source_index}.format"),
+                    )
+                })?;
+                let compression = match source.compression {
+                    Compression::Auto => Compression::from_file_name(&file.name),
+                    c => c,
+                };
+                units.push(Unit {
+                    index: units.len(),
+                    source: source_index,
+                    origin: format!("{source_index}.{url_index}"),
+                    file,
+                    format,
+                    compression,
+                });
+            }
+        }
+    }
+    Ok(units)
+}
+
+fn unit_format(format: SourceFormat) -> Option<UnitFormat> {
+    match format {
+        SourceFormat::Auto => None,
+        SourceFormat::Text => Some(UnitFormat::Text),
+        SourceFormat::Jsonl => Some(UnitFormat::Jsonl),
+        SourceFormat::Parquet => Some(UnitFormat::Parquet),
+        SourceFormat::Csv => Some(UnitFormat::Csv),
+    }
+}
