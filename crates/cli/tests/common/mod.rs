@@ -1,0 +1,126 @@
+//! Shared helpers of the command-line tests: paths to the repository, the shared corpora and
+//! vocabularies, and running the `maskforge` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// `../shared/corpora` beside the repository, or `$MASKFORGE_CORPORA`.
+pub fn corpora() -> PathBuf {
+    let path = std::env::var("MASKFORGE_CORPORA").map(PathBuf::from).unwrap_or_else(|_| repo().join("../shared/corpora"));
+    assert!(path.is_dir(), "corpora not found at {} (set MASKFORGE_CORPORA)", path.display());
+    path
+}
+
+/// A file of the shared corpora.
+pub fn corpus(rel: &str) -> String {
+    corpora().join(rel).to_string_lossy().into_owned()
+}
+
+/// A bundled pipeline.
+pub fn pipeline(name: &str) -> String {
+    repo().join("pipelines").join(name).to_string_lossy().into_owned()
+}
+
+/// The bundled Chinese vocabulary.
+pub fn chinese_vocab() -> String {
+    repo().join("assets/vocab/bert-base-chinese/vocab.txt").to_string_lossy().into_owned()
+}
+
+/// Runs `maskforge ARGS` and returns its output.
+pub fn maskforge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_maskforge")).args(args).output().expect("run maskforge")
+}
+
+/// Runs `maskforge ARGS`, panicking with its stderr unless it succeeds.
+pub fn maskforge_ok(args: &[&str]) -> Output {
+    let out = maskforge(args);
+    assert!(out.status.success(), "maskforge {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_panic(&out);
+    out
+}
+
+/// Runs `maskforge ARGS`, expecting failure, and returns its stderr.
+pub fn maskforge_err(args: &[&str]) -> String {
+    let out = maskforge(args);
+    assert!(!out.status.success(), "maskforge {args:?} should have failed");
+    assert_no_panic(&out);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_no_panic(out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "maskforge panicked:\n{stderr}");
+}
+
+/// The parsed manifest of a dataset folder.
+pub fn manifest(dataset: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dataset.join("manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// Checks `records_in == documents_out + sum(skipped)` and returns the counts.
+pub fn balanced_counts(manifest: &serde_json::Value) -> serde_json::Value {
+    let counts = manifest["counts"].clone();
+    let skipped: u64 = counts["skipped"].as_object().expect("skipped").values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(counts["records_in"].as_u64().unwrap(), counts["documents_out"].as_u64().unwrap() + skipped, "{counts}");
+    counts
+}
+
+/// Skip count of one reason (0 when absent).
+pub fn skipped(manifest: &serde_json::Value, reason: &str) -> u64 {
+    manifest["counts"]["skipped"][reason].as_u64().unwrap_or(0)
+}
+
+/// Runs the outside-consumer check of `tests/python/check_documents.py` on a dataset.
+pub fn python_check(dataset: &Path, vocab: &str, decode: bool) {
+    let script = repo().join("tests/python/check_documents.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script).arg(dataset).arg("--vocab").arg(vocab);
+    if decode {
+        cmd.arg("--decode");
+    }
+    let out = cmd.output().expect("python3 must be installed (scripts/test.sh installs what the tests need)");
+    assert!(
+        out.status.success(),
+        "python check failed on {}:\n{}{}\n(needs pyarrow: scripts/test.sh installs it)",
+        dataset.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small pipeline file for `inputs` with the Chinese vocabulary, written into `dir`.
+pub fn write_pipeline(dir: &Path, extra: &str) -> String {
+    let text = format!(
+        "[[sources]]\nurls = []\n{extra}\n\n[text]\ntokenizer = {{ path = {vocab:?} }}\n",
+        vocab = chinese_vocab()
+    );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).expect("write pipeline");
+    path.to_string_lossy().into_owned()
+}
+
+/// All files below `dir` with their bytes, sorted by relative path.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
