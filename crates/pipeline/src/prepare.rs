@@ -170,24 +170,12 @@ impl UnitContext<'_> {
             std::thread::Builder::new()
                 .name("maskforge-read".into())
                 .spawn_scoped(scope, move || {
-                    let mut reader = match sources::open(unit, source, BATCH_LIMITS, self.handle, reader_bytes) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let _ = sender.send(Err(e));
-                            return;
-                        }
-                    };
-                    loop {
-                        let batch = reader.next_batch().transpose();
-                        let stop = !matches!(batch, Some(Ok(_)));
-                        if let Some(message) = batch
-                            && sender.send(message).is_err()
-                        {
-                            return; // the consumer stopped after an error
-                        }
-                        if stop {
-                            return;
-                        }
+                    // A panic inside a format library becomes an error naming the file.
+                    let read = std::panic::AssertUnwindSafe(|| stream_batches(unit, source, self.handle, reader_bytes, &sender));
+                    if let Err(panic) = std::panic::catch_unwind(read) {
+                        let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                        let message = format!("reader failed: {}", what.unwrap_or_else(|| "unknown panic".into()));
+                        let _ = sender.send(Err(PipelineError::input(&unit.file.location.url(), message)));
                     }
                 })
                 .map_err(|e| PipelineError::Internal(format!("cannot start a reader thread: {e}")))?;
@@ -230,6 +218,9 @@ impl UnitContext<'_> {
                 reported = read;
             }
             self.progress.advance(unit.file.size.saturating_sub(reported), 0);
+            if counts.records_in == 0 {
+                log::warn!("{url}: no records (empty file)");
+            }
             Ok(UnitOutput { shards: writer.finish()?, counts })
         })
     }
@@ -253,6 +244,31 @@ impl UnitContext<'_> {
                 malformed: false,
             },
             Err(e) => Outcome::Skipped { reason: "tokenizer_error", message: e.to_string(), malformed: true },
+        }
+    }
+}
+
+/// Reads `unit` batch by batch into `sender` until the end, an error, or a closed channel.
+fn stream_batches(
+    unit: &Unit,
+    source: &maskforge_config::SourceConfig,
+    handle: &Handle,
+    bytes_read: Arc<AtomicU64>,
+    sender: &std::sync::mpsc::SyncSender<Result<Vec<Record>, PipelineError>>,
+) {
+    let mut reader = match sources::open(unit, source, BATCH_LIMITS, handle, bytes_read) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = sender.send(Err(e));
+            return;
+        }
+    };
+    loop {
+        let batch = reader.next_batch().transpose();
+        let last = !matches!(batch, Some(Ok(_)));
+        // A send fails only when the consumer stopped after an error.
+        if batch.is_some_and(|message| sender.send(message).is_err()) || last {
+            return;
         }
     }
 }

@@ -109,6 +109,11 @@ impl Location {
         result.bytes().await.map_err(|e| self.error("reading", e))
     }
 
+    /// Reads bytes `range` of the object.
+    pub async fn read_range(&self, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
+        self.store.get_range(&self.path, range).await.map_err(|e| self.error("reading", e))
+    }
+
     /// Writes the object in one atomic put: readers see the old object or the whole new one.
     pub async fn write(&self, bytes: Bytes) -> Result<(), StoreError> {
         self.store.put(&self.path, PutPayload::from(bytes)).await.map_err(|e| self.error("writing", e))?;

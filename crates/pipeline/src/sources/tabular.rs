@@ -34,6 +34,9 @@ impl TabularRows {
     pub fn open(unit: &Unit, source: &SourceConfig, limits: BatchLimits, handle: Handle) -> Result<Self, PipelineError> {
         let url = unit.file.location.url();
         let fail = |message: String| PipelineError::input(&url, message);
+        if unit.format == UnitFormat::Parquet {
+            handle.block_on(check_parquet_footer(unit))?;
+        }
         let stream = handle.block_on(async {
             // One partition keeps the rows in file order.
             let config = SessionConfig::new()
@@ -115,6 +118,26 @@ impl RecordSource for TabularRows {
         let limits = self.limits;
         super::fill_batch(limits, || self.next_record())
     }
+}
+
+/// Checks the Parquet trailer (metadata length and magic) before any reader trusts it, so that a
+/// corrupt footer is a clear error rather than a failure deep inside the decoder.
+async fn check_parquet_footer(unit: &Unit) -> Result<(), PipelineError> {
+    let url = unit.file.location.url();
+    let size = unit.file.size;
+    let corrupt = |message: String| PipelineError::input(&url, format!("cannot open as Parquet: {message}"));
+    if size < 12 {
+        return Err(corrupt(format!("{size} bytes is too short for a Parquet file")));
+    }
+    let tail = unit.file.location.read_range(size - 8..size).await?;
+    if &tail[4..8] != b"PAR1" {
+        return Err(corrupt("no PAR1 magic at the end (not Parquet, or truncated)".into()));
+    }
+    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if metadata_len + 12 > size {
+        return Err(corrupt(format!("corrupt footer: metadata length {metadata_len} exceeds the file size {size}")));
+    }
+    Ok(())
 }
 
 fn is_string(t: &DataType) -> bool {
