@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "maskforge", version, about = "Pretraining data for BERT-family models: prepare documents, then mask epochs")]
+#[command(
+    name = "maskforge",
+    version,
+    about = "Pretraining data for BERT-family models: prepare documents, then mask epochs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,12 +53,18 @@ struct JobArgs {
 
 impl JobArgs {
     fn load(&self) -> Result<PipelineConfig> {
-        let overrides = Overrides { inputs: self.inputs.clone(), output: self.output.clone(), set: self.set.clone() };
+        let overrides = Overrides {
+            inputs: self.inputs.clone(),
+            output: self.output.clone(),
+            set: self.set.clone(),
+        };
         Ok(maskforge_config::load(&self.pipeline, &overrides)?)
     }
 
     fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1)
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1)
     }
 }
 
@@ -86,8 +96,15 @@ fn run(cli: Cli) -> Result<()> {
 
 fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport> {
     let threads = args.threads();
-    log::info!("prepare: {} source(s) -> {}/documents ({threads} threads)", config.sources.len(), config.output.url);
-    let options = PrepareOptions { threads, progress: Arc::new(progress::Reporter::new(args.quiet, "prepare")) };
+    log::info!(
+        "prepare: {} source(s) -> {}/documents ({threads} threads)",
+        config.sources.len(),
+        config.output.url
+    );
+    let options = PrepareOptions {
+        threads,
+        progress: Arc::new(progress::Reporter::new(args.quiet, "prepare")),
+    };
     let started = std::time::Instant::now();
     let report = prepare(config, &options).context("prepare failed")?;
     let counts = &report.manifest.counts;
@@ -99,7 +116,11 @@ fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport>
         counts.sentences,
         counts.tokens,
         report.manifest.shards.len(),
-        if skipped.is_empty() { "none".to_owned() } else { skipped.join(", ") },
+        if skipped.is_empty() {
+            "none".to_owned()
+        } else {
+            skipped.join(", ")
+        },
         started.elapsed().as_secs_f64()
     );
     println!("{}", report.dataset_url);

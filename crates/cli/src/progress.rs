@@ -131,16 +131,29 @@ impl maskforge_pipeline::Progress for Reporter {
             return;
         }
         *last = Instant::now();
-        let elapsed = self.started.lock().map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-3);
+        let elapsed = self
+            .started
+            .lock()
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
+            .max(1e-3);
         let total = self.total.load(Ordering::Relaxed);
         let rate = done as f64 / elapsed;
-        let eta = if rate > 0.0 { (total.saturating_sub(done)) as f64 / rate } else { 0.0 };
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(done)) as f64 / rate
+        } else {
+            0.0
+        };
         log::info!(
             "{}: {:.1}/{:.1} MiB ({:.0}%), {docs} documents, {:.2} MiB/s, ETA {:.0}s",
             self.job,
             done as f64 / 1048576.0,
             total as f64 / 1048576.0,
-            if total > 0 { 100.0 * done as f64 / total as f64 } else { 100.0 },
+            if total > 0 {
+                100.0 * done as f64 / total as f64
+            } else {
+                100.0
+            },
             rate / 1048576.0,
             eta
         );

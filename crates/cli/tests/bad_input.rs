@@ -29,7 +29,15 @@ impl Case {
     }
 
     fn args<'a>(&'a self, input: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec!["prepare", self.pipeline.as_str(), "--input", input, "--output", output, "--quiet"];
+        let mut args = vec![
+            "prepare",
+            self.pipeline.as_str(),
+            "--input",
+            input,
+            "--output",
+            output,
+            "--quiet",
+        ];
         args.extend_from_slice(extra);
         args
     }
@@ -47,7 +55,10 @@ impl Case {
     fn err(&self, input: &str, extra: &[&str]) -> String {
         let output = self.output();
         let stderr = maskforge_err(&self.args(input, output.to_str().unwrap(), extra));
-        assert!(!output.join("documents/manifest.json").exists(), "a failed run published a manifest");
+        assert!(
+            !output.join("documents/manifest.json").exists(),
+            "a failed run published a manifest"
+        );
         stderr
     }
 }
@@ -61,12 +72,18 @@ const FAIL: [&str; 2] = ["--set", "sources.0.on_bad_record=fail"];
 #[test]
 fn invalid_utf8_is_skipped_or_names_the_line() {
     let case = Case::new("");
-    let input = case.file("bad.txt", b"\xe7\xac\xac\xe4\xb8\x80\xe7\xaf\x87\n\nbroken \xff\xfe here\nmore\n\n\xe5\xa5\xbd\n");
+    let input = case.file(
+        "bad.txt",
+        b"\xe7\xac\xac\xe4\xb8\x80\xe7\xaf\x87\n\nbroken \xff\xfe here\nmore\n\n\xe5\xa5\xbd\n",
+    );
     let m = case.ok(&input, &[]);
     assert_eq!(docs(&m), 2);
     assert_eq!(skipped(&m, "invalid_utf8"), 1);
     let err = case.err(&input, &FAIL);
-    assert!(err.contains("bad.txt, line 3") && err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("bad.txt, line 3") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -81,7 +98,10 @@ fn broken_json_lines_are_counted_by_reason() {
     assert_eq!(skipped(&m, "missing_text"), 2);
     assert_eq!(skipped(&m, "empty"), 1);
     let err = case.err(&input, &FAIL);
-    assert!(err.contains("records.jsonl, line 2") && err.contains("broken JSON"), "{err}");
+    assert!(
+        err.contains("records.jsonl, line 2") && err.contains("broken JSON"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -101,19 +121,28 @@ fn parquet_missing_column_wrong_type_and_corrupt_footer() {
     let case = Case::new("");
     let input = corpus("formats/libreoffice-help-zh-cn.parquet");
     let err = case.err(&input, &["--set", "sources.0.text_column=body"]);
-    assert!(err.contains("libreoffice-help-zh-cn.parquet") && err.contains("body"), "{err}");
+    assert!(
+        err.contains("libreoffice-help-zh-cn.parquet") && err.contains("body"),
+        "{err}"
+    );
 
     let wrong = case.dir.path().join("numbers.parquet");
     write_int_parquet(&wrong);
     let err = case.err(wrong.to_str().unwrap(), &[]);
-    assert!(err.contains("numbers.parquet") && err.contains("column `text` has type Int64, not a string"), "{err}");
+    assert!(
+        err.contains("numbers.parquet") && err.contains("column `text` has type Int64, not a string"),
+        "{err}"
+    );
 
     let mut bytes = std::fs::read(&input).unwrap();
     let n = bytes.len();
     bytes[n - 8..n - 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
     let corrupt = case.file("corrupt.parquet", &bytes);
     let err = case.err(&corrupt, &[]);
-    assert!(err.contains("corrupt.parquet") && err.contains("cannot open as Parquet"), "{err}");
+    assert!(
+        err.contains("corrupt.parquet") && err.contains("cannot open as Parquet"),
+        "{err}"
+    );
 }
 
 fn write_int_parquet(path: &Path) {
@@ -121,7 +150,9 @@ fn write_int_parquet(path: &Path) {
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
     let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Int64, false)]));
-    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+    let batch =
+        arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])
+            .unwrap();
     let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
@@ -130,7 +161,10 @@ fn write_int_parquet(path: &Path) {
 #[test]
 fn csv_reads_through_datafusion() {
     let case = Case::new("id_column = \"key\"\nfilter = \"key <> 'b'\"");
-    let input = case.file("table.csv", "key,text\na,第一行文字。\nb,第二行。\nc,\"带,逗号的\n两行文字\"\n".as_bytes());
+    let input = case.file(
+        "table.csv",
+        "key,text\na,第一行文字。\nb,第二行。\nc,\"带,逗号的\n两行文字\"\n".as_bytes(),
+    );
     let m = case.ok(&input, &[]);
     assert_eq!(m["counts"]["records_in"], 3);
     assert_eq!(docs(&m), 2);
@@ -175,7 +209,10 @@ fn missing_tokenizer_vocab_without_mask_and_missing_input() {
     let case = Case::new("");
     let input = case.file("a.txt", "好".as_bytes());
     let err = case.err(&input, &["--set", "text.tokenizer.path=/nonexistent/vocab.txt"]);
-    assert!(err.contains("text.tokenizer.path /nonexistent/vocab.txt: file not found"), "{err}");
+    assert!(
+        err.contains("text.tokenizer.path /nonexistent/vocab.txt: file not found"),
+        "{err}"
+    );
 
     let vocab = case.file("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n好\n".as_bytes());
     let err = case.err(&input, &["--set", &format!("text.tokenizer.path={vocab}")]);
@@ -194,14 +231,30 @@ fn missing_tokenizer_vocab_without_mask_and_missing_input() {
 fn config_errors_name_key_and_line_before_any_work() {
     let case = Case::new("");
     let input = case.file("a.txt", "好".as_bytes());
-    let bad = case.file("bad.toml", b"[[sources]]\nurls = ['x.txt']\n\n[text]\ntokenizer = { path = 'v.txt' }\n\n[masking]\nprobabilty = 0.2\n");
+    let bad = case.file(
+        "bad.toml",
+        b"[[sources]]\nurls = ['x.txt']\n\n[text]\ntokenizer = { path = 'v.txt' }\n\n[masking]\nprobabilty = 0.2\n",
+    );
     let err = maskforge_err(&["prepare", &bad, "--input", &input]);
     assert!(err.contains("bad.toml, line 8") && err.contains("probabilty"), "{err}");
-    let bad = case.file("range.toml", b"[[sources]]\nurls = ['x.txt']\n\n[text]\ntokenizer = { path = 'v.txt' }\n\n[pairs]\nmax_seq_length = 4\n");
+    let bad = case.file(
+        "range.toml",
+        b"[[sources]]\nurls = ['x.txt']\n\n[text]\ntokenizer = { path = 'v.txt' }\n\n[pairs]\nmax_seq_length = 4\n",
+    );
     let err = maskforge_err(&["prepare", &bad]);
     assert!(err.contains("pairs.max_seq_length (line 8)"), "{err}");
-    let err = maskforge_err(&["prepare", &case.pipeline, "--input", &input, "--set", "masking.probability=1.5"]);
+    let err = maskforge_err(&[
+        "prepare",
+        &case.pipeline,
+        "--input",
+        &input,
+        "--set",
+        "masking.probability=1.5",
+    ]);
     assert!(err.contains("masking.probability (command line)"), "{err}");
     let err = maskforge_err(&["prepare", "/nonexistent/pipeline.toml"]);
-    assert!(err.contains("cannot read pipeline file /nonexistent/pipeline.toml"), "{err}");
+    assert!(
+        err.contains("cannot read pipeline file /nonexistent/pipeline.toml"),
+        "{err}"
+    );
 }

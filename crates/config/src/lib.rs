@@ -28,8 +28,10 @@ pub struct Overrides {
 /// Relative paths inside the file are resolved against the file's folder; paths given on the
 /// command line are left as they are (relative to the working directory).
 pub fn load(path: &Path, overrides: &Overrides) -> Result<PipelineConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     let base = path.parent().filter(|p| !p.as_os_str().is_empty());
     parse(&text, &path.display().to_string(), base, overrides)
 }
@@ -62,8 +64,11 @@ pub fn parse(
             message: e.message().trim().to_owned(),
         })?
     };
-    let mut set_keys: Vec<&str> =
-        overrides.set.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.trim())).collect();
+    let mut set_keys: Vec<&str> = overrides
+        .set
+        .iter()
+        .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
+        .collect();
     if !overrides.inputs.is_empty() {
         set_keys.push("sources");
     }
@@ -73,7 +78,9 @@ pub fn parse(
     let problems: Vec<Problem> = validate::validate(&config)
         .into_iter()
         .map(|(key, message)| {
-            let overridden = set_keys.iter().any(|k| key.starts_with(k) || k.starts_with(key.as_str()));
+            let overridden = set_keys
+                .iter()
+                .any(|k| key.starts_with(k) || k.starts_with(key.as_str()));
             let place = if overridden {
                 "command line".to_owned()
             } else {
@@ -85,7 +92,10 @@ pub fn parse(
     if problems.is_empty() {
         Ok(config)
     } else {
-        Err(ConfigError::Invalid { origin: origin.to_owned(), problems })
+        Err(ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
     }
 }
 
@@ -97,7 +107,10 @@ fn apply_command_line(table: &mut toml::Table, overrides: &Overrides) -> Result<
             _ => toml::Table::new(),
         };
         first.insert("urls".to_owned(), urls);
-        table.insert("sources".to_owned(), toml::Value::Array(vec![toml::Value::Table(first)]));
+        table.insert(
+            "sources".to_owned(),
+            toml::Value::Array(vec![toml::Value::Table(first)]),
+        );
     }
     if let Some(output) = &overrides.output {
         overrides::apply_override(table, &format!("output.url={}", toml::Value::String(output.clone())))?;
@@ -181,7 +194,9 @@ impl PipelineConfig {
             }
         }
         for path in LOCATION_KEYS {
-            let Some((last, parents)) = path.split_last() else { continue };
+            let Some((last, parents)) = path.split_last() else {
+                continue;
+            };
             let mut node = &mut value;
             for p in parents {
                 node = &mut node[*p];
@@ -199,13 +214,20 @@ mod tests {
     use super::*;
 
     fn set(exprs: &[&str]) -> Overrides {
-        Overrides { set: exprs.iter().map(|s| s.to_string()).collect(), ..Overrides::default() }
+        Overrides {
+            set: exprs.iter().map(|s| s.to_string()).collect(),
+            ..Overrides::default()
+        }
     }
 
     #[test]
     fn inputs_replace_urls_and_keep_source_options() {
         let text = "[[sources]]\nurls = ['a/*.jsonl']\ntext_column = 'body'\n[[sources]]\nurls = ['b']\n[text]\ntokenizer = { path = 'v.txt' }\n";
-        let o = Overrides { inputs: vec!["x.jsonl".into(), "y/*.jsonl".into()], output: Some("out dir".into()), set: vec![] };
+        let o = Overrides {
+            inputs: vec!["x.jsonl".into(), "y/*.jsonl".into()],
+            output: Some("out dir".into()),
+            set: vec![],
+        };
         let c = parse(text, "p.toml", Some(Path::new("pipes")), &o).unwrap();
         assert_eq!(c.sources.len(), 1);
         assert_eq!(c.sources[0].urls, ["x.jsonl", "y/*.jsonl"]);
@@ -226,7 +248,9 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let text = format!("{MINIMAL}\n[masking]\nprobabilty = 0.2\n");
-        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("p.toml, line 8"), "{err}");
         assert!(err.contains("probabilty"), "{err}");
     }
@@ -234,7 +258,9 @@ mod tests {
     #[test]
     fn bad_value_names_key_and_line() {
         let text = format!("{MINIMAL}\n[masking]\nprobability = 1.5\n");
-        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("masking.probability (line 8)"), "{err}");
     }
 
@@ -242,16 +268,22 @@ mod tests {
     fn overrides_apply_and_are_validated() {
         let c = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=0.2"])).unwrap();
         assert_eq!(c.masking.probability, 0.2);
-        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=2"])).unwrap_err().to_string();
+        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=2"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("masking.probability (command line)"), "{err}");
-        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.nope=1"])).unwrap_err().to_string();
+        let err = parse(MINIMAL, "p.toml", None, &set(&["masking.nope=1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
     }
 
     #[test]
     fn similar_words_need_a_synonym_table() {
         let text = format!("{MINIMAL}\n[masking.replace]\nmask = 0.0\nsimilar = 0.8\n");
-        let err = parse(&text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
+        let err = parse(&text, "p.toml", None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("masking.synonyms"), "{err}");
     }
 
@@ -261,7 +293,13 @@ mod tests {
         assert_eq!(c.sources[0].urls[0], "pipes/corpus/*.txt");
         assert_eq!(c.text.tokenizer.path, "pipes/vocab.txt");
         assert_eq!(c.output.url, "here");
-        let c = parse("[[sources]]\nurls=['s3://b/x.jsonl']\n[text]\ntokenizer={path='/abs/v.txt'}\n", "p", Some(Path::new("d")), &Overrides::default()).unwrap();
+        let c = parse(
+            "[[sources]]\nurls=['s3://b/x.jsonl']\n[text]\ntokenizer={path='/abs/v.txt'}\n",
+            "p",
+            Some(Path::new("d")),
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(c.sources[0].urls[0], "s3://b/x.jsonl");
         assert_eq!(c.text.tokenizer.path, "/abs/v.txt");
     }
@@ -282,7 +320,9 @@ mod tests {
     #[test]
     fn sql_options_only_for_tabular_sources() {
         let text = "[[sources]]\nurls = ['c/*.jsonl']\nfilter = 'x > 1'\n[text]\ntokenizer = { path = 'v.txt' }\n";
-        let err = parse(text, "p.toml", None, &Overrides::default()).unwrap_err().to_string();
+        let err = parse(text, "p.toml", None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sources.0.filter (line 3)"), "{err}");
     }
 }

@@ -212,7 +212,11 @@ pub struct JiebaConfig {
 
 impl Default for JiebaConfig {
     fn default() -> Self {
-        Self { enabled: true, hmm: true, user_dict: None }
+        Self {
+            enabled: true,
+            hmm: true,
+            user_dict: None,
+        }
     }
 }
 
@@ -427,7 +431,12 @@ pub struct ReplaceProbabilities {
 
 impl Default for ReplaceProbabilities {
     fn default() -> Self {
-        Self { mask: 0.8, similar: 0.0, random: 0.1, keep: 0.1 }
+        Self {
+            mask: 0.8,
+            similar: 0.0,
+            random: 0.1,
+            keep: 0.1,
+        }
     }
 }
 

@@ -7,7 +7,10 @@ use toml::{Table, Value};
 /// the dotted key. Array elements are addressed by index (`sources.0.filter`). The value is read
 /// as a TOML value (`0.2`, `true`, `["a", "b"]`, `"quoted"`) and otherwise taken as a plain string.
 pub fn apply_override(table: &mut Table, expr: &str) -> Result<String, ConfigError> {
-    let fail = |message: String| ConfigError::Override { expr: expr.to_owned(), message };
+    let fail = |message: String| ConfigError::Override {
+        expr: expr.to_owned(),
+        message,
+    };
     let (key, raw) = expr.split_once('=').ok_or_else(|| fail("expected KEY=VALUE".into()))?;
     let key = key.trim();
     let parts: Vec<&str> = key.split('.').collect();
@@ -26,7 +29,9 @@ fn set_in_table(table: &mut Table, parts: &[&str], value: Value) -> Result<(), S
             Ok(())
         }
         [first, rest @ ..] => {
-            let child = table.entry((*first).to_owned()).or_insert_with(|| Value::Table(Table::new()));
+            let child = table
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::Table(Table::new()));
             set_in_value(child, first, rest, value)
         }
     }

@@ -22,9 +22,10 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             bad(&key("urls"), "a URL is empty".into());
         }
         let tabular = match source.format {
-            SourceFormat::Auto => {
-                source.urls.iter().all(|u| SourceFormat::from_file_name(u).is_some_and(SourceFormat::is_tabular))
-            }
+            SourceFormat::Auto => source
+                .urls
+                .iter()
+                .all(|u| SourceFormat::from_file_name(u).is_some_and(SourceFormat::is_tabular)),
             f => f.is_tabular(),
         };
         for (name, value) in [("text_sql", &source.text_sql), ("filter", &source.filter)] {
@@ -49,21 +50,36 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
     }
     let is_vocab_json = tok.path.ends_with("vocab.json");
     if is_vocab_json && tok.merges.is_none() {
-        bad("text.tokenizer.merges", "a GPT-2 style vocab.json needs its merges.txt".into());
+        bad(
+            "text.tokenizer.merges",
+            "a GPT-2 style vocab.json needs its merges.txt".into(),
+        );
     }
     if tok.merges.is_some() && !is_vocab_json {
-        bad("text.tokenizer.merges", "merges apply only with a GPT-2 style vocab.json".into());
+        bad(
+            "text.tokenizer.merges",
+            "merges apply only with a GPT-2 style vocab.json".into(),
+        );
     }
     if tok.lowercase.is_some() && !tok.path.ends_with(".txt") {
-        bad("text.tokenizer.lowercase", "applies only to a vocab.txt; a tokenizer.json carries its own normalizer".into());
+        bad(
+            "text.tokenizer.lowercase",
+            "applies only to a vocab.txt; a tokenizer.json carries its own normalizer".into(),
+        );
     }
 
     let pairs = &config.pairs;
     if !(8..=u16::MAX as u32).contains(&pairs.max_seq_length) {
-        bad("pairs.max_seq_length", format!("must be between 8 and 65535, got {}", pairs.max_seq_length));
+        bad(
+            "pairs.max_seq_length",
+            format!("must be between 8 and 65535, got {}", pairs.max_seq_length),
+        );
     }
     if !(0.0..=1.0).contains(&pairs.short_seq_prob) {
-        bad("pairs.short_seq_prob", format!("must be between 0 and 1, got {}", pairs.short_seq_prob));
+        bad(
+            "pairs.short_seq_prob",
+            format!("must be between 0 and 1, got {}", pairs.short_seq_prob),
+        );
     }
     if pairs.negative_pool == 0 {
         bad("pairs.negative_pool", "must be positive".into());
@@ -71,44 +87,79 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
 
     let m = &config.masking;
     if !(m.probability > 0.0 && m.probability < 1.0) {
-        bad("masking.probability", format!("must be between 0 and 1 (exclusive), got {}", m.probability));
+        bad(
+            "masking.probability",
+            format!("must be between 0 and 1 (exclusive), got {}", m.probability),
+        );
     }
     if m.max_predictions == 0 || m.max_predictions > pairs.max_seq_length {
         bad(
             "masking.max_predictions",
-            format!("must be between 1 and pairs.max_seq_length ({}), got {}", pairs.max_seq_length, m.max_predictions),
+            format!(
+                "must be between 1 and pairs.max_seq_length ({}), got {}",
+                pairs.max_seq_length, m.max_predictions
+            ),
         );
     }
     let r = &m.replace;
-    let shares = [("mask", r.mask), ("similar", r.similar), ("random", r.random), ("keep", r.keep)];
+    let shares = [
+        ("mask", r.mask),
+        ("similar", r.similar),
+        ("random", r.random),
+        ("keep", r.keep),
+    ];
     for (name, p) in shares {
         if !(0.0..=1.0).contains(&p) {
-            bad(&format!("masking.replace.{name}"), format!("must be between 0 and 1, got {p}"));
+            bad(
+                &format!("masking.replace.{name}"),
+                format!("must be between 0 and 1, got {p}"),
+            );
         }
     }
     let sum: f64 = shares.iter().map(|(_, p)| p).sum();
     if (sum - 1.0).abs() > 1e-9 {
-        bad("masking.replace", format!("mask + similar + random + keep must be 1, got {sum}"));
+        bad(
+            "masking.replace",
+            format!("mask + similar + random + keep must be 1, got {sum}"),
+        );
     }
     if r.similar > 0.0 && m.synonyms.is_none() {
-        bad("masking.synonyms", "similar-word replacement (masking.replace.similar > 0) needs a synonym table".into());
+        bad(
+            "masking.synonyms",
+            "similar-word replacement (masking.replace.similar > 0) needs a synonym table".into(),
+        );
     }
     if m.ngram_max == 0 || m.ngram_max > 16 {
-        bad("masking.ngram_max", format!("must be between 1 and 16, got {}", m.ngram_max));
+        bad(
+            "masking.ngram_max",
+            format!("must be between 1 and 16, got {}", m.ngram_max),
+        );
     }
     if let Some(w) = &m.ngram_weights {
         if w.len() != m.ngram_max as usize {
-            bad("masking.ngram_weights", format!("needs {} weights (masking.ngram_max), got {}", m.ngram_max, w.len()));
+            bad(
+                "masking.ngram_weights",
+                format!("needs {} weights (masking.ngram_max), got {}", m.ngram_max, w.len()),
+            );
         }
         if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0 {
-            bad("masking.ngram_weights", "weights must be non-negative with a positive sum".into());
+            bad(
+                "masking.ngram_weights",
+                "weights must be non-negative with a positive sum".into(),
+            );
         }
         if !matches!(m.strategy, MaskStrategy::Ngram | MaskStrategy::MacbertSequential) {
-            bad("masking.ngram_weights", "applies to the ngram and macbert_sequential strategies only".into());
+            bad(
+                "masking.ngram_weights",
+                "applies to the ngram and macbert_sequential strategies only".into(),
+            );
         }
     }
     if !(m.span_p > 0.0 && m.span_p < 1.0) {
-        bad("masking.span_p", format!("must be between 0 and 1 (exclusive), got {}", m.span_p));
+        bad(
+            "masking.span_p",
+            format!("must be between 0 and 1 (exclusive), got {}", m.span_p),
+        );
     }
     if m.mask_token.is_empty() {
         bad("masking.mask_token", "is empty".into());
@@ -119,13 +170,19 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
         bad("output.url", "is empty".into());
     }
     if o.documents_shard_bytes < 1024 {
-        bad("output.documents_shard_bytes", format!("must be at least 1024, got {}", o.documents_shard_bytes));
+        bad(
+            "output.documents_shard_bytes",
+            format!("must be at least 1024, got {}", o.documents_shard_bytes),
+        );
     }
     if o.row_group_rows == 0 {
         bad("output.row_group_rows", "must be positive".into());
     }
     if !(1..=22).contains(&o.zstd_level) {
-        bad("output.zstd_level", format!("must be between 1 and 22, got {}", o.zstd_level));
+        bad(
+            "output.zstd_level",
+            format!("must be between 1 and 22, got {}", o.zstd_level),
+        );
     }
     if o.example_shards == 0 {
         bad("output.example_shards", "must be positive".into());
@@ -134,7 +191,10 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
         bad("output.length_bins", "bin bounds must increase".into());
     }
     if o.length_bins.last().is_some_and(|&b| b > pairs.max_seq_length) {
-        bad("output.length_bins", "the last bound cannot exceed pairs.max_seq_length".into());
+        bad(
+            "output.length_bins",
+            "the last bound cannot exceed pairs.max_seq_length".into(),
+        );
     }
     if o.shuffle_memory_mb == 0 {
         bad("output.shuffle_memory_mb", "must be positive".into());

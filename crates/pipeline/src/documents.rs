@@ -22,7 +22,8 @@ impl DocumentRow {
     /// Uncompressed bytes this row adds to a shard (what shard rolling counts).
     pub fn payload_bytes(&self) -> u64 {
         let d = &self.doc;
-        (8 + 4 + d.input_ids.len() * 4 + d.sentence_ends.len() * 4 + d.word_starts.len().div_ceil(8) + d.text.len()) as u64
+        (8 + 4 + d.input_ids.len() * 4 + d.sentence_ends.len() * 4 + d.word_starts.len().div_ceil(8) + d.text.len())
+            as u64
     }
 }
 
@@ -47,7 +48,12 @@ pub fn document_id(origin: &str, file_name: &str, own_id: Option<&str>, index: u
 }
 
 /// Builds one record batch of `rows`, all from the file `source_name`.
-pub fn build_batch(schema: &SchemaRef, source_name: &str, rows: &[DocumentRow], with_text: bool) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub fn build_batch(
+    schema: &SchemaRef,
+    source_name: &str,
+    rows: &[DocumentRow],
+    with_text: bool,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let item = |t: DataType| Arc::new(Field::new("item", t, false));
     let mut ids = UInt64Builder::with_capacity(rows.len());
     let mut sources = StringDictionaryBuilder::<Int32Type>::new();
@@ -85,7 +91,6 @@ pub fn build_batch(schema: &SchemaRef, source_name: &str, rows: &[DocumentRow], 
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,10 +106,21 @@ mod tests {
 
     #[test]
     fn batch_matches_schema() {
-        let doc = TokenizedDocument { input_ids: vec![1, 2, 3], sentence_ends: vec![1, 3], word_starts: vec![true, true, false], text: "x".into() };
+        let doc = TokenizedDocument {
+            input_ids: vec![1, 2, 3],
+            sentence_ends: vec![1, 3],
+            word_starts: vec![true, true, false],
+            text: "x".into(),
+        };
         let rows = vec![DocumentRow { doc_id: 7, doc }];
         for with_text in [false, true] {
-            let batch = build_batch(&schema(with_text), "f.txt", &rows, with_text).unwrap();
+            let batch = build_batch(
+                &maskforge_schema::documents::schema(with_text),
+                "f.txt",
+                &rows,
+                with_text,
+            )
+            .unwrap();
             assert_eq!(batch.num_rows(), 1);
             assert_eq!(batch.num_columns(), 6 + usize::from(with_text));
         }

@@ -42,11 +42,19 @@ pub enum PipelineError {
 impl PipelineError {
     /// An input error for a whole file.
     pub fn input(file: &str, message: impl Into<String>) -> Self {
-        Self::Input { file: file.to_owned(), line: None, message: message.into() }
+        Self::Input {
+            file: file.to_owned(),
+            line: None,
+            message: message.into(),
+        }
     }
 
     /// An input error for one line or row of a file.
     pub fn at_line(file: &str, line: u64, message: impl Into<String>) -> Self {
-        Self::Input { file: file.to_owned(), line: Some(line), message: message.into() }
+        Self::Input {
+            file: file.to_owned(),
+            line: Some(line),
+            message: message.into(),
+        }
     }
 }

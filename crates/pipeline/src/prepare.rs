@@ -40,7 +40,10 @@ pub struct PrepareReport {
 }
 
 /// Records per batch handed to the text path, and the text size that closes a batch early.
-const BATCH_LIMITS: BatchLimits = BatchLimits { records: 1024, bytes: 4 << 20 };
+const BATCH_LIMITS: BatchLimits = BatchLimits {
+    records: 1024,
+    bytes: 4 << 20,
+};
 /// Skipped records logged per file before the rest are only counted.
 const LOGGED_SKIPS_PER_FILE: u64 = 5;
 
@@ -94,7 +97,11 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
     let mut counts = DocumentCounts::default();
     for unit in &units {
         let output = context.run(unit)?;
-        inputs.push(InputEntry { name: unit.file.name.clone(), bytes: unit.file.size, records: output.counts.records_in });
+        inputs.push(InputEntry {
+            name: unit.file.name.clone(),
+            bytes: unit.file.size,
+            records: output.counts.records_in,
+        });
         counts.merge(&output.counts);
         shards.extend(output.shards);
     }
@@ -116,14 +123,20 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         manifest_location.write(json.into()).await?;
         remove_stale_shards(&dataset, &manifest.shards).await
     })?;
-    Ok(PrepareReport { dataset_url: dataset.url(), manifest })
+    Ok(PrepareReport {
+        dataset_url: dataset.url(),
+        manifest,
+    })
 }
 
 /// Deletes shard files of an earlier run that the new manifest does not list.
 async fn remove_stale_shards(dataset: &Location, shards: &[ShardEntry]) -> Result<(), PipelineError> {
     let prefix = dataset.path().clone();
     for meta in dataset.list().await? {
-        let name = meta.location.prefix_match(&prefix).map(|p| p.map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join("/"));
+        let name = meta
+            .location
+            .prefix_match(&prefix)
+            .map(|p| p.map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join("/"));
         if let Some(name) = name
             && name.starts_with("part-")
             && !shards.iter().any(|s| s.path == name)
@@ -154,7 +167,11 @@ struct UnitOutput {
 /// The fate of one record.
 enum Outcome {
     Document(DocumentRow),
-    Skipped { reason: &'static str, message: String, malformed: bool },
+    Skipped {
+        reason: &'static str,
+        message: String,
+        malformed: bool,
+    },
 }
 
 impl UnitContext<'_> {
@@ -171,9 +188,14 @@ impl UnitContext<'_> {
                 .name("maskforge-read".into())
                 .spawn_scoped(scope, move || {
                     // A panic inside a format library becomes an error naming the file.
-                    let read = std::panic::AssertUnwindSafe(|| stream_batches(unit, source, self.handle, reader_bytes, &sender));
+                    let read = std::panic::AssertUnwindSafe(|| {
+                        stream_batches(unit, source, self.handle, reader_bytes, &sender)
+                    });
                     if let Err(panic) = std::panic::catch_unwind(read) {
-                        let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned());
                         let message = format!("reader failed: {}", what.unwrap_or_else(|| "unknown panic".into()));
                         let _ = sender.send(Err(PipelineError::input(&unit.file.location.url(), message)));
                     }
@@ -185,8 +207,9 @@ impl UnitContext<'_> {
             let mut reported = 0;
             for message in receiver.iter() {
                 let records = message?;
-                let outcomes: Vec<Outcome> =
-                    self.pool.install(|| records.par_iter().map(|r| self.process(unit, r)).collect());
+                let outcomes: Vec<Outcome> = self
+                    .pool
+                    .install(|| records.par_iter().map(|r| self.process(unit, r)).collect());
                 let mut documents = 0;
                 for (record, outcome) in records.iter().zip(outcomes) {
                     counts.records_in += 1;
@@ -198,9 +221,17 @@ impl UnitContext<'_> {
                             documents += 1;
                             writer.push(row)?;
                         }
-                        Outcome::Skipped { reason, message, malformed } => {
+                        Outcome::Skipped {
+                            reason,
+                            message,
+                            malformed,
+                        } => {
                             if malformed && source.on_bad_record == BadRecordPolicy::Fail {
-                                return Err(PipelineError::at_line(&url, record.line, format!("{message} ({reason})")));
+                                return Err(PipelineError::at_line(
+                                    &url,
+                                    record.line,
+                                    format!("{message} ({reason})"),
+                                ));
                             }
                             let skipped = counts.skipped.values().sum::<u64>();
                             if skipped < LOGGED_SKIPS_PER_FILE {
@@ -221,7 +252,10 @@ impl UnitContext<'_> {
             if counts.records_in == 0 {
                 log::warn!("{url}: no records (empty file)");
             }
-            Ok(UnitOutput { shards: writer.finish()?, counts })
+            Ok(UnitOutput {
+                shards: writer.finish()?,
+                counts,
+            })
         })
     }
 
@@ -230,7 +264,11 @@ impl UnitContext<'_> {
         let text = match &record.body {
             RecordBody::Text(text) => text,
             RecordBody::Bad { reason, message } => {
-                return Outcome::Skipped { reason, message: message.clone(), malformed: *reason != "filtered" };
+                return Outcome::Skipped {
+                    reason,
+                    message: message.clone(),
+                    malformed: *reason != "filtered",
+                };
             }
         };
         match self.processor.process(text) {
@@ -243,7 +281,11 @@ impl UnitContext<'_> {
                 message: format!("no document ({})", rejection.reason()),
                 malformed: false,
             },
-            Err(e) => Outcome::Skipped { reason: "tokenizer_error", message: e.to_string(), malformed: true },
+            Err(e) => Outcome::Skipped {
+                reason: "tokenizer_error",
+                message: e.to_string(),
+                malformed: true,
+            },
         }
     }
 }
@@ -288,7 +330,15 @@ struct ShardWriter<'a> {
 impl<'a> ShardWriter<'a> {
     fn new(context: &'a UnitContext<'a>, unit: &'a Unit) -> Self {
         let schema = documents::schema(context.config.output.keep_text);
-        Self { context, unit, schema, pending: Vec::new(), encoder: None, shard_payload: 0, written: Vec::new() }
+        Self {
+            context,
+            unit,
+            schema,
+            pending: Vec::new(),
+            encoder: None,
+            shard_payload: 0,
+            written: Vec::new(),
+        }
     }
 
     fn push(&mut self, row: DocumentRow) -> Result<(), PipelineError> {
@@ -313,7 +363,11 @@ impl<'a> ShardWriter<'a> {
             Some(e) => e,
             None => {
                 let name = self.shard_name();
-                self.encoder.insert(ShardEncoder::new(&name, self.schema.clone(), &self.context.shard_options)?)
+                self.encoder.insert(ShardEncoder::new(
+                    &name,
+                    self.schema.clone(),
+                    &self.context.shard_options,
+                )?)
             }
         };
         encoder.write(&batch)?;
@@ -325,12 +379,21 @@ impl<'a> ShardWriter<'a> {
     }
 
     fn close_shard(&mut self) -> Result<(), PipelineError> {
-        let Some(encoder) = self.encoder.take() else { return Ok(()) };
+        let Some(encoder) = self.encoder.take() else {
+            return Ok(());
+        };
         let name = self.shard_name();
         let rows = encoder.rows();
         let bytes = encoder.finish()?;
-        let entry = ShardEntry { path: name.clone(), rows, bytes: bytes.len() as u64, sha256: sha256_hex(&bytes) };
-        self.context.handle.block_on(self.context.dataset.join(&name).write(bytes))?;
+        let entry = ShardEntry {
+            path: name.clone(),
+            rows,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
+        self.context
+            .handle
+            .block_on(self.context.dataset.join(&name).write(bytes))?;
         self.written.push(entry);
         self.shard_payload = 0;
         Ok(())

@@ -7,7 +7,11 @@ use maskforge_text::{Segmenter, SplitRules, TextProcessor, TextTokenizer, Tokeni
 
 /// Reads a resource file, naming the setting it comes from in errors.
 async fn read(what: &'static str, location: &str) -> Result<Vec<u8>, PipelineError> {
-    let resource_error = |message: String| PipelineError::Resource { what, location: location.to_owned(), message };
+    let resource_error = |message: String| PipelineError::Resource {
+        what,
+        location: location.to_owned(),
+        message,
+    };
     let loc = Location::parse(location).map_err(|e| resource_error(e.to_string()))?;
     match loc.read().await {
         Ok(bytes) => Ok(bytes.to_vec()),
@@ -27,7 +31,10 @@ pub async fn load_tokenizer(config: &PipelineConfig) -> Result<TextTokenizer, Pi
     } else if tok.path.ends_with(".json") {
         TokenizerFiles::Json(read("text.tokenizer.path", &tok.path).await?)
     } else if tok.path.ends_with(".txt") {
-        TokenizerFiles::BertVocab { vocab: read("text.tokenizer.path", &tok.path).await?, lowercase: tok.lowercase.unwrap_or(true) }
+        TokenizerFiles::BertVocab {
+            vocab: read("text.tokenizer.path", &tok.path).await?,
+            lowercase: tok.lowercase.unwrap_or(true),
+        }
     } else {
         return Err(PipelineError::Resource {
             what: "text.tokenizer.path",
@@ -44,7 +51,10 @@ pub async fn load_tokenizer(config: &PipelineConfig) -> Result<TextTokenizer, Pi
         return Err(PipelineError::Resource {
             what: "text.tokenizer.path",
             location: tok.path.clone(),
-            message: format!("the vocabulary has no mask token `{}` (masking.mask_token)", config.masking.mask_token),
+            message: format!(
+                "the vocabulary has no mask token `{}` (masking.mask_token)",
+                config.masking.mask_token
+            ),
         });
     }
     Ok(tokenizer)
@@ -67,6 +77,14 @@ pub async fn load_text_processor(config: &PipelineConfig) -> Result<TextProcesso
     } else {
         Segmenter::none()
     };
-    let rules = SplitRules { latin_period: config.text.language != Language::Zh };
-    Ok(TextProcessor::new(tokenizer, segmenter, rules, config.text.min_tokens, config.output.keep_text))
+    let rules = SplitRules {
+        latin_period: config.text.language != Language::Zh,
+    };
+    Ok(TextProcessor::new(
+        tokenizer,
+        segmenter,
+        rules,
+        config.text.min_tokens,
+        config.output.keep_text,
+    ))
 }

@@ -26,7 +26,11 @@ pub fn schema(with_text: bool) -> SchemaRef {
     let list_of = |t: DataType| DataType::List(Arc::new(Field::new("item", t, false)));
     let mut fields = vec![
         Field::new(DOC_ID, DataType::UInt64, false),
-        Field::new(SOURCE, DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), false),
+        Field::new(
+            SOURCE,
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        ),
         Field::new(INPUT_IDS, list_of(DataType::UInt32), false),
         Field::new(SENTENCE_ENDS, list_of(DataType::UInt32), false),
         Field::new(WORD_STARTS, list_of(DataType::Boolean), false),

@@ -28,13 +28,18 @@ pub async fn expand(pattern: &str) -> Result<Vec<InputFile>, StoreError> {
     let matcher = GlobBuilder::new(relative_glob)
         .literal_separator(true)
         .build()
-        .map_err(|e| StoreError::InvalidUrl { url: pattern.to_owned(), message: e.to_string() })?
+        .map_err(|e| StoreError::InvalidUrl {
+            url: pattern.to_owned(),
+            message: e.to_string(),
+        })?
         .compile_matcher();
     let root = Location::parse(folder)?;
     let files = list_below(&root).await?;
     let matched: Vec<InputFile> = files.into_iter().filter(|f| matcher.is_match(&f.name)).collect();
     if matched.is_empty() {
-        return Err(StoreError::NotFound { url: pattern.to_owned() });
+        return Err(StoreError::NotFound {
+            url: pattern.to_owned(),
+        });
     }
     Ok(matched)
 }
@@ -44,7 +49,11 @@ async fn expand_plain(url: &str) -> Result<Vec<InputFile>, StoreError> {
     let location = Location::parse(url)?;
     if let Some(meta) = location.head().await? {
         let name = location.path().filename().unwrap_or_default().to_owned();
-        return Ok(vec![InputFile { location, name, size: meta.size }]);
+        return Ok(vec![InputFile {
+            location,
+            name,
+            size: meta.size,
+        }]);
     }
     let files = list_below(&location).await?;
     if files.is_empty() {
@@ -56,12 +65,18 @@ async fn expand_plain(url: &str) -> Result<Vec<InputFile>, StoreError> {
 async fn list_below(root: &Location) -> Result<Vec<InputFile>, StoreError> {
     let mut files = Vec::new();
     for meta in root.list().await? {
-        let Some(parts) = meta.location.prefix_match(root.path()) else { continue };
+        let Some(parts) = meta.location.prefix_match(root.path()) else {
+            continue;
+        };
         let name = parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/");
         if name.is_empty() || name.split('/').any(|p| p.starts_with('.')) {
             continue; // hidden files and folders (editor swap files, .DS_Store, markers)
         }
-        files.push(InputFile { location: root.sibling(meta.location), name, size: meta.size });
+        files.push(InputFile {
+            location: root.sibling(meta.location),
+            name,
+            size: meta.size,
+        });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
@@ -75,16 +90,38 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn globs_match_relative_names_in_order() {
         let root = Location::parse("memory://expand/corpus").unwrap();
-        for name in ["zh/b.txt", "zh/a.txt", "en/c.txt", "zh/deep/d.txt", "zh/.hidden.txt", "x.jsonl"] {
+        for name in [
+            "zh/b.txt",
+            "zh/a.txt",
+            "en/c.txt",
+            "zh/deep/d.txt",
+            "zh/.hidden.txt",
+            "x.jsonl",
+        ] {
             root.join(name).write(Bytes::from_static(b"x")).await.unwrap();
         }
         let names = |v: Vec<InputFile>| v.into_iter().map(|f| f.name).collect::<Vec<_>>();
-        assert_eq!(names(expand("memory://expand/corpus/zh/*.txt").await.unwrap()), ["a.txt", "b.txt"]);
-        assert_eq!(names(expand("memory://expand/corpus/**/*.txt").await.unwrap()), ["en/c.txt", "zh/a.txt", "zh/b.txt", "zh/deep/d.txt"]);
-        assert_eq!(names(expand("memory://expand/corpus/x.jsonl").await.unwrap()), ["x.jsonl"]);
+        assert_eq!(
+            names(expand("memory://expand/corpus/zh/*.txt").await.unwrap()),
+            ["a.txt", "b.txt"]
+        );
+        assert_eq!(
+            names(expand("memory://expand/corpus/**/*.txt").await.unwrap()),
+            ["en/c.txt", "zh/a.txt", "zh/b.txt", "zh/deep/d.txt"]
+        );
+        assert_eq!(
+            names(expand("memory://expand/corpus/x.jsonl").await.unwrap()),
+            ["x.jsonl"]
+        );
         assert_eq!(names(expand("memory://expand/corpus/en").await.unwrap()), ["c.txt"]);
-        let err = expand("memory://expand/corpus/*.parquet").await.unwrap_err().to_string();
+        let err = expand("memory://expand/corpus/*.parquet")
+            .await
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "not found: memory://expand/corpus/*.parquet");
-        assert!(matches!(expand("memory://expand/nothing.txt").await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            expand("memory://expand/nothing.txt").await,
+            Err(StoreError::NotFound { .. })
+        ));
     }
 }

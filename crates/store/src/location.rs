@@ -35,27 +35,39 @@ fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
 impl Location {
     /// Parses a plain path (relative to the working directory), `file://`, or `memory://`.
     pub fn parse(location: &str) -> Result<Self, StoreError> {
-        let invalid = |message: String| StoreError::InvalidUrl { url: location.to_owned(), message };
+        let invalid = |message: String| StoreError::InvalidUrl {
+            url: location.to_owned(),
+            message,
+        };
         if !location.contains("://") {
             return Self::local(std::path::Path::new(location)).map_err(invalid);
         }
         let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
         match url.scheme() {
             "file" => {
-                let path = url.to_file_path().map_err(|()| invalid("not a local file path".into()))?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|()| invalid("not a local file path".into()))?;
                 Self::local(&path).map_err(invalid)
             }
             "memory" => {
                 let name = url.host_str().unwrap_or_default().to_owned();
                 let store = {
-                    let mut stores = memory_stores().lock().map_err(|_| invalid("memory store registry poisoned".into()))?;
-                    stores.entry(name.clone()).or_insert_with(|| Arc::new(InMemory::new())).clone()
+                    let mut stores = memory_stores()
+                        .lock()
+                        .map_err(|_| invalid("memory store registry poisoned".into()))?;
+                    stores
+                        .entry(name.clone())
+                        .or_insert_with(|| Arc::new(InMemory::new()))
+                        .clone()
                 };
                 let base = Url::parse(&format!("memory://{name}")).map_err(|e| invalid(e.to_string()))?;
                 let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
                 Ok(Self { store, base, path })
             }
-            other => Err(invalid(format!("unsupported scheme `{other}://` (supported: file://, memory://, plain paths)"))),
+            other => Err(invalid(format!(
+                "unsupported scheme `{other}://` (supported: file://, memory://, plain paths)"
+            ))),
         }
     }
 
@@ -64,7 +76,11 @@ impl Location {
         let normalized = normalize(&absolute);
         let path = Path::from_absolute_path(&normalized).map_err(|e| e.to_string())?;
         let base = Url::parse("file:///").map_err(|e| e.to_string())?;
-        Ok(Self { store: Arc::new(LocalFileSystem::new()), base, path })
+        Ok(Self {
+            store: Arc::new(LocalFileSystem::new()),
+            base,
+            path,
+        })
     }
 
     /// The location below this one at `relative` (`a/b.parquet`).
@@ -73,12 +89,21 @@ impl Location {
         for part in relative.split('/').filter(|p| !p.is_empty()) {
             path = path.join(part);
         }
-        Self { store: self.store.clone(), base: self.base.clone(), path }
+        Self {
+            store: self.store.clone(),
+            base: self.base.clone(),
+            path,
+        }
     }
 
     /// The full URL, for messages and for datafusion.
     pub fn url(&self) -> String {
-        format!("{}://{}/{}", self.base.scheme(), self.base.host_str().unwrap_or_default(), self.path)
+        format!(
+            "{}://{}/{}",
+            self.base.scheme(),
+            self.base.host_str().unwrap_or_default(),
+            self.path
+        )
     }
 
     /// `scheme://authority` of the store.
@@ -99,7 +124,11 @@ impl Location {
     fn error(&self, operation: &'static str, source: object_store::Error) -> StoreError {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { url: self.url() },
-            source => StoreError::Store { operation, url: self.url(), source },
+            source => StoreError::Store {
+                operation,
+                url: self.url(),
+                source,
+            },
         }
     }
 
@@ -111,12 +140,18 @@ impl Location {
 
     /// Reads bytes `range` of the object.
     pub async fn read_range(&self, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
-        self.store.get_range(&self.path, range).await.map_err(|e| self.error("reading", e))
+        self.store
+            .get_range(&self.path, range)
+            .await
+            .map_err(|e| self.error("reading", e))
     }
 
     /// Writes the object in one atomic put: readers see the old object or the whole new one.
     pub async fn write(&self, bytes: Bytes) -> Result<(), StoreError> {
-        self.store.put(&self.path, PutPayload::from(bytes)).await.map_err(|e| self.error("writing", e))?;
+        self.store
+            .put(&self.path, PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.error("writing", e))?;
         Ok(())
     }
 
@@ -151,7 +186,11 @@ impl Location {
 
     /// The location of another object in the same store.
     pub fn sibling(&self, path: Path) -> Self {
-        Self { store: self.store.clone(), base: self.base.clone(), path }
+        Self {
+            store: self.store.clone(),
+            base: self.base.clone(),
+            path,
+        }
     }
 }
 
@@ -194,7 +233,13 @@ mod tests {
         // The same name in a new parse sees the same store.
         let again = Location::parse("memory://roundtrip/data/a.txt").unwrap();
         assert_eq!(again.read().await.unwrap().as_ref(), b"ay");
-        let names: Vec<String> = dir.list().await.unwrap().iter().map(|m| m.location.to_string()).collect();
+        let names: Vec<String> = dir
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.location.to_string())
+            .collect();
         assert_eq!(names, ["data/a.txt", "data/b.txt"]);
         again.delete().await.unwrap();
         again.delete().await.unwrap();

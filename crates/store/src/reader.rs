@@ -28,9 +28,19 @@ impl StreamingReader {
             .block_on(location.store().get(location.path()))
             .map_err(|e| match e {
                 object_store::Error::NotFound { .. } => StoreError::NotFound { url: location.url() },
-                source => StoreError::Store { operation: "reading", url: location.url(), source },
+                source => StoreError::Store {
+                    operation: "reading",
+                    url: location.url(),
+                    source,
+                },
             })?;
-        Ok(Self { handle, stream: result.into_stream(), chunk: Bytes::new(), url: location.url(), bytes_read })
+        Ok(Self {
+            handle,
+            stream: result.into_stream(),
+            chunk: Bytes::new(),
+            url: location.url(),
+            bytes_read,
+        })
     }
 }
 

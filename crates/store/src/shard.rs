@@ -32,22 +32,38 @@ pub struct ShardEncoder {
 impl ShardEncoder {
     /// Starts a shard called `name` (used in errors) with `schema`.
     pub fn new(name: &str, schema: SchemaRef, options: &ShardOptions) -> Result<Self, StoreError> {
-        let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| StoreError::Parquet { name: name.to_owned(), source })?;
-        let metadata = options.metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+        let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| StoreError::Parquet {
+            name: name.to_owned(),
+            source,
+        })?;
+        let metadata = options
+            .metadata
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_key_value_metadata(Some(metadata))
             .build();
-        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))
-            .map_err(|source| StoreError::Parquet { name: name.to_owned(), source })?;
-        Ok(Self { name: name.to_owned(), writer, rows: 0 })
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|source| StoreError::Parquet {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            writer,
+            rows: 0,
+        })
     }
 
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).map_err(|source| StoreError::Parquet { name: self.name.clone(), source })
+        self.writer.write(batch).map_err(|source| StoreError::Parquet {
+            name: self.name.clone(),
+            source,
+        })
     }
 
     /// Rows written so far.
@@ -58,7 +74,10 @@ impl ShardEncoder {
     /// Closes the file and returns its bytes.
     pub fn finish(self) -> Result<Bytes, StoreError> {
         let name = self.name;
-        let bytes = self.writer.into_inner().map_err(|source| StoreError::Parquet { name, source })?;
+        let bytes = self
+            .writer
+            .into_inner()
+            .map_err(|source| StoreError::Parquet { name, source })?;
         Ok(Bytes::from(bytes))
     }
 }

@@ -6,7 +6,10 @@ use unicode_general_category::{GeneralCategory, get_general_category};
 
 /// Characters that end a line (and so a sentence) before cleaning.
 pub fn is_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// BERT's `_is_whitespace`: space, tab, newline, carriage return, or a space separator (Zs).

@@ -49,8 +49,20 @@ pub struct TextProcessor {
 
 impl TextProcessor {
     /// Puts the stages together.
-    pub fn new(tokenizer: TextTokenizer, segmenter: Segmenter, rules: SplitRules, min_tokens: u32, keep_text: bool) -> Self {
-        Self { tokenizer, segmenter, rules, min_tokens, keep_text }
+    pub fn new(
+        tokenizer: TextTokenizer,
+        segmenter: Segmenter,
+        rules: SplitRules,
+        min_tokens: u32,
+        keep_text: bool,
+    ) -> Self {
+        Self {
+            tokenizer,
+            segmenter,
+            rules,
+            min_tokens,
+            keep_text,
+        }
     }
 
     /// The tokenizer in use.

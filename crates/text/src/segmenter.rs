@@ -29,18 +29,30 @@ impl Segmenter {
                 .map_err(|e| TextError::Dictionary(e.to_string()))?;
         }
         hasher.update([u8::from(hmm)]);
-        Ok(Self { jieba: Some(jieba), hmm, hash: hex::encode(hasher.finalize()) })
+        Ok(Self {
+            jieba: Some(jieba),
+            hmm,
+            hash: hex::encode(hasher.finalize()),
+        })
     }
 
     /// No segmentation: every CJK character is a word of its own.
     pub fn none() -> Self {
-        Self { jieba: None, hmm: false, hash: "none".to_owned() }
+        Self {
+            jieba: None,
+            hmm: false,
+            hash: "none".to_owned(),
+        }
     }
 
     /// Byte ranges of the words of `sentence`, in order and covering it; empty when off.
     pub fn words(&self, sentence: &str) -> Vec<Range<usize>> {
         match &self.jieba {
-            Some(j) => j.cut(sentence, self.hmm).into_iter().map(|t| t.byte_start..t.byte_end).collect(),
+            Some(j) => j
+                .cut(sentence, self.hmm)
+                .into_iter()
+                .map(|t| t.byte_start..t.byte_end)
+                .collect(),
             None => Vec::new(),
         }
     }

@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn chinese_terminators_runs_and_closers() {
-        assert_eq!(split("你好。“我很好！”他说？？好吧……再见", false), ["你好。", "“我很好！”", "他说？？", "好吧……", "再见"]);
+        assert_eq!(
+            split("你好。“我很好！”他说？？好吧……再见", false),
+            ["你好。", "“我很好！”", "他说？？", "好吧……", "再见"]
+        );
         assert_eq!(split("（注意！）然后；继续", false), ["（注意！）", "然后；", "继续"]);
     }
 
@@ -86,7 +89,10 @@ mod tests {
 
     #[test]
     fn latin_period_needs_space_and_upper_case() {
-        assert_eq!(split("It costs 3.5 dollars. Then we go. and on", true), ["It costs 3.5 dollars.", "Then we go. and on"]);
+        assert_eq!(
+            split("It costs 3.5 dollars. Then we go. and on", true),
+            ["It costs 3.5 dollars.", "Then we go. and on"]
+        );
         assert_eq!(split("Stop. Go", false), ["Stop. Go"]);
         assert_eq!(split("He left.) Then", true), ["He left.)", "Then"]);
     }

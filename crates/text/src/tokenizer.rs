@@ -70,7 +70,8 @@ impl TextTokenizer {
                 let vocab = WordPiece::read_bytes(vocab).map_err(bad)?;
                 let model = WordPiece::builder().vocab(vocab).build().map_err(bad)?;
                 let mut t = Tokenizer::new(model);
-                t.with_normalizer(Some(BertNormalizer::new(true, true, None, *lowercase))).map_err(bad)?;
+                t.with_normalizer(Some(BertNormalizer::new(true, true, None, *lowercase)))
+                    .map_err(bad)?;
                 t.with_pre_tokenizer(Some(BertPreTokenizer));
                 t.with_decoder(Some(WordPieceDecoder::default()));
                 t
@@ -92,12 +93,18 @@ impl TextTokenizer {
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(bad)?;
         let style = piece_style(&tokenizer);
-        Ok(Self { tokenizer, style, hash: hex::encode(hasher.finalize()) })
+        Ok(Self {
+            tokenizer,
+            style,
+            hash: hex::encode(hasher.finalize()),
+        })
     }
 
     /// Encodes one sentence without special tokens; offsets are byte offsets into `sentence`.
     pub fn encode(&self, sentence: &str) -> Result<Encoding, TextError> {
-        self.tokenizer.encode(sentence, false).map_err(|e| TextError::Tokenizer(e.to_string()))
+        self.tokenizer
+            .encode(sentence, false)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))
     }
 
     /// How pieces mark word continuation.

@@ -26,7 +26,11 @@ pub fn word_starts(
     let mut starts = Vec::with_capacity(tokens.len());
     for (i, (token, &(start, end))) in tokens.iter().zip(offsets).enumerate() {
         let single_cjk = has_cjk && is_single_cjk(sentence.get(start..end).unwrap_or(""));
-        let word = if single_cjk { word_index(&words, &mut word_cursor, start) } else { usize::MAX };
+        let word = if single_cjk {
+            word_index(&words, &mut word_cursor, start)
+        } else {
+            usize::MAX
+        };
         let starts_word = if i == 0 {
             true
         } else if continues_piece(token, style, offsets[i - 1].1, start) {

@@ -7,13 +7,22 @@ use std::process::{Command, Output};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// `../shared/corpora` beside the repository, or `$MASKFORGE_CORPORA`.
 pub fn corpora() -> PathBuf {
-    let path = std::env::var("MASKFORGE_CORPORA").map(PathBuf::from).unwrap_or_else(|_| repo().join("../shared/corpora"));
-    assert!(path.is_dir(), "corpora not found at {} (set MASKFORGE_CORPORA)", path.display());
+    let path = std::env::var("MASKFORGE_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join("../shared/corpora"));
+    assert!(
+        path.is_dir(),
+        "corpora not found at {} (set MASKFORGE_CORPORA)",
+        path.display()
+    );
     path
 }
 
@@ -29,18 +38,28 @@ pub fn pipeline(name: &str) -> String {
 
 /// The bundled Chinese vocabulary.
 pub fn chinese_vocab() -> String {
-    repo().join("assets/vocab/bert-base-chinese/vocab.txt").to_string_lossy().into_owned()
+    repo()
+        .join("assets/vocab/bert-base-chinese/vocab.txt")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Runs `maskforge ARGS` and returns its output.
 pub fn maskforge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maskforge")).args(args).output().expect("run maskforge")
+    Command::new(env!("CARGO_BIN_EXE_maskforge"))
+        .args(args)
+        .output()
+        .expect("run maskforge")
 }
 
 /// Runs `maskforge ARGS`, panicking with its stderr unless it succeeds.
 pub fn maskforge_ok(args: &[&str]) -> Output {
     let out = maskforge(args);
-    assert!(out.status.success(), "maskforge {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "maskforge {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_no_panic(&out);
     out
 }
@@ -67,8 +86,17 @@ pub fn manifest(dataset: &Path) -> serde_json::Value {
 /// Checks `records_in == documents_out + sum(skipped)` and returns the counts.
 pub fn balanced_counts(manifest: &serde_json::Value) -> serde_json::Value {
     let counts = manifest["counts"].clone();
-    let skipped: u64 = counts["skipped"].as_object().expect("skipped").values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(counts["records_in"].as_u64().unwrap(), counts["documents_out"].as_u64().unwrap() + skipped, "{counts}");
+    let skipped: u64 = counts["skipped"]
+        .as_object()
+        .expect("skipped")
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counts["records_in"].as_u64().unwrap(),
+        counts["documents_out"].as_u64().unwrap() + skipped,
+        "{counts}"
+    );
     counts
 }
 
@@ -85,7 +113,9 @@ pub fn python_check(dataset: &Path, vocab: &str, decode: bool) {
     if decode {
         cmd.arg("--decode");
     }
-    let out = cmd.output().expect("python3 must be installed (scripts/test.sh installs what the tests need)");
+    let out = cmd
+        .output()
+        .expect("python3 must be installed (scripts/test.sh installs what the tests need)");
     assert!(
         out.status.success(),
         "python check failed on {}:\n{}{}\n(needs pyarrow: scripts/test.sh installs it)",

@@ -31,13 +31,20 @@ impl JsonLines {
     fn next_record(&mut self) -> Result<Option<Record>, PipelineError> {
         let max_bytes = self.lines.max_bytes();
         loop {
-            let Some((line_number, line)) = self.lines.next_line()? else { return Ok(None) };
+            let Some((line_number, line)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
             let (id, body) = match line {
                 Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => continue,
                 Line::Complete(bytes) => parse(bytes, &self.text_field, self.id_field.as_deref()),
                 Line::TooLong => (None, bad("record_too_large", format!("line passes {max_bytes} bytes"))),
             };
-            let record = Record { index: self.next_index, line: line_number, id, body };
+            let record = Record {
+                index: self.next_index,
+                line: line_number,
+                id,
+                body,
+            };
             self.next_index += 1;
             return Ok(Some(record));
         }
@@ -67,7 +74,10 @@ fn parse(bytes: &[u8], text_field: &str, id_field: Option<&str>) -> (Option<Stri
     let body = match object.remove(text_field) {
         Some(Value::String(text)) => RecordBody::Text(text),
         Some(Value::Null) | None => bad("missing_text", format!("no `{text_field}` field")),
-        Some(other) => bad("missing_text", format!("`{text_field}` is not a string but {}", kind(&other))),
+        Some(other) => bad(
+            "missing_text",
+            format!("`{text_field}` is not a string but {}", kind(&other)),
+        ),
     };
     (id, body)
 }

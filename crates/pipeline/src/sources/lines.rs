@@ -24,7 +24,13 @@ pub struct LineReader {
 impl LineReader {
     /// Reads lines of `inner`; `url` names the file in errors.
     pub fn new(inner: Box<dyn BufRead + Send>, url: String, max_bytes: usize) -> Self {
-        Self { inner, url, max_bytes, buffer: Vec::new(), number: 0 }
+        Self {
+            inner,
+            url,
+            max_bytes,
+            buffer: Vec::new(),
+            number: 0,
+        }
     }
 
     /// The longest line (and record) accepted, in bytes.
@@ -43,7 +49,11 @@ impl LineReader {
                 Ok(a) => a,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return Err(PipelineError::at_line(&self.url, self.number + 1, format!("cannot read: {e}")));
+                    return Err(PipelineError::at_line(
+                        &self.url,
+                        self.number + 1,
+                        format!("cannot read: {e}"),
+                    ));
                 }
             };
             if available.is_empty() {
@@ -90,7 +100,11 @@ mod tests {
     use super::*;
 
     fn reader(text: &'static [u8], max: usize) -> LineReader {
-        LineReader::new(Box::new(std::io::BufReader::with_capacity(4, text)), "mem://t".into(), max)
+        LineReader::new(
+            Box::new(std::io::BufReader::with_capacity(4, text)),
+            "mem://t".into(),
+            max,
+        )
     }
 
     fn collect(mut r: LineReader) -> Vec<Option<Vec<u8>>> {

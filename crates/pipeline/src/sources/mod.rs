@@ -78,13 +78,20 @@ pub fn open(
                 Box::new(jsonl::JsonLines::new(lines, source, limits))
             })
         }
-        UnitFormat::Parquet | UnitFormat::Csv => {
-            Ok(Box::new(tabular::TabularRows::open(unit, source, limits, handle.clone())?))
-        }
+        UnitFormat::Parquet | UnitFormat::Csv => Ok(Box::new(tabular::TabularRows::open(
+            unit,
+            source,
+            limits,
+            handle.clone(),
+        )?)),
     }
 }
 
-fn decompress(raw: StreamingReader, compression: Compression, url: &str) -> Result<Box<dyn BufRead + Send>, PipelineError> {
+fn decompress(
+    raw: StreamingReader,
+    compression: Compression,
+    url: &str,
+) -> Result<Box<dyn BufRead + Send>, PipelineError> {
     const BUFFER: usize = 256 << 10;
     Ok(match compression {
         Compression::Gzip => Box::new(BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw))),

@@ -31,7 +31,12 @@ pub struct TabularRows {
 
 impl TabularRows {
     /// Plans the query for `unit` and starts streaming it.
-    pub fn open(unit: &Unit, source: &SourceConfig, limits: BatchLimits, handle: Handle) -> Result<Self, PipelineError> {
+    pub fn open(
+        unit: &Unit,
+        source: &SourceConfig,
+        limits: BatchLimits,
+        handle: Handle,
+    ) -> Result<Self, PipelineError> {
         let url = unit.file.location.url();
         let fail = |message: String| PipelineError::input(&url, message);
         if unit.format == UnitFormat::Parquet {
@@ -46,7 +51,10 @@ impl TabularRows {
             let ctx = SessionContext::new_with_config(config);
             ctx.register_object_store(unit.file.location.base_url(), unit.file.location.store().clone());
             let registered = match unit.format {
-                UnitFormat::Parquet => ctx.register_parquet("source", &url, ParquetReadOptions::default()).await,
+                UnitFormat::Parquet => {
+                    ctx.register_parquet("source", &url, ParquetReadOptions::default())
+                        .await
+                }
                 _ => {
                     let options = CsvReadOptions::new().has_header(true).file_extension("");
                     ctx.register_csv("source", &url, options).await
@@ -58,30 +66,53 @@ impl TabularRows {
                 None => quote(source.text_column()),
             };
             let id = source.id_column.as_deref().map_or_else(|| "NULL".to_owned(), quote);
-            let keep = source.filter.as_deref().map_or_else(|| "TRUE".to_owned(), |f| format!("({f})"));
+            let keep = source
+                .filter
+                .as_deref()
+                .map_or_else(|| "TRUE".to_owned(), |f| format!("({f})"));
             let sql = format!("SELECT {text} AS {TEXT}, {id} AS {ID}, {keep} AS {KEEP} FROM source");
-            let frame = ctx.sql(&sql).await.map_err(|e| fail(format!("cannot select the text ({sql}): {e}")))?;
+            let frame = ctx
+                .sql(&sql)
+                .await
+                .map_err(|e| fail(format!("cannot select the text ({sql}): {e}")))?;
             let schema = frame.schema();
             let text_type = schema.field(0).data_type();
             if !is_string(text_type) {
                 return Err(fail(format!(
                     "the text {} has type {text_type}, not a string",
-                    source.text_sql.as_ref().map_or_else(|| format!("column `{}`", source.text_column()), |s| format!("expression `{s}`"))
+                    source.text_sql.as_ref().map_or_else(
+                        || format!("column `{}`", source.text_column()),
+                        |s| format!("expression `{s}`")
+                    )
                 )));
             }
             let keep_type = schema.field(2).data_type();
             if !matches!(keep_type, DataType::Boolean | DataType::Null) {
                 return Err(fail(format!("the filter yields {keep_type}, not true/false")));
             }
-            frame.execute_stream().await.map_err(|e| fail(format!("cannot read: {e}")))
+            frame
+                .execute_stream()
+                .await
+                .map_err(|e| fail(format!("cannot read: {e}")))
         })?;
-        Ok(Self { url, stream, handle, pending: VecDeque::new(), limits, next_row: 0, done: false })
+        Ok(Self {
+            url,
+            stream,
+            handle,
+            pending: VecDeque::new(),
+            limits,
+            next_row: 0,
+            done: false,
+        })
     }
 
     /// Pulls the next record batch of the query into `pending`; false at the end.
     fn pull(&mut self) -> Result<bool, PipelineError> {
-        let Some(batch) = self.handle.block_on(self.stream.next()) else { return Ok(false) };
-        let batch = batch.map_err(|e| PipelineError::at_line(&self.url, self.next_row + 1, format!("cannot read row: {e}")))?;
+        let Some(batch) = self.handle.block_on(self.stream.next()) else {
+            return Ok(false);
+        };
+        let batch =
+            batch.map_err(|e| PipelineError::at_line(&self.url, self.next_row + 1, format!("cannot read row: {e}")))?;
         let as_text = |array: &ArrayRef| {
             arrow::compute::cast(array, &DataType::Utf8).map_err(|e| PipelineError::input(&self.url, e.to_string()))
         };
@@ -90,16 +121,28 @@ impl TabularRows {
         let keep = batch.column(2);
         let (texts, ids) = (texts.as_string::<i32>(), ids.as_string::<i32>());
         for row in 0..batch.num_rows() {
-            let kept = matches!(keep.data_type(), DataType::Boolean) && keep.is_valid(row) && keep.as_boolean().value(row);
+            let kept =
+                matches!(keep.data_type(), DataType::Boolean) && keep.is_valid(row) && keep.as_boolean().value(row);
             let body = if !kept {
-                RecordBody::Bad { reason: "filtered", message: "excluded by the filter".into() }
+                RecordBody::Bad {
+                    reason: "filtered",
+                    message: "excluded by the filter".into(),
+                }
             } else if texts.is_null(row) {
-                RecordBody::Bad { reason: "missing_text", message: "the text is NULL".into() }
+                RecordBody::Bad {
+                    reason: "missing_text",
+                    message: "the text is NULL".into(),
+                }
             } else {
                 RecordBody::Text(texts.value(row).to_owned())
             };
             let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
-            self.pending.push_back(Record { index: self.next_row, line: self.next_row + 1, id, body });
+            self.pending.push_back(Record {
+                index: self.next_row,
+                line: self.next_row + 1,
+                id,
+                body,
+            });
             self.next_row += 1;
         }
         Ok(true)
@@ -135,7 +178,9 @@ async fn check_parquet_footer(unit: &Unit) -> Result<(), PipelineError> {
     }
     let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
     if metadata_len + 12 > size {
-        return Err(corrupt(format!("corrupt footer: metadata length {metadata_len} exceeds the file size {size}")));
+        return Err(corrupt(format!(
+            "corrupt footer: metadata length {metadata_len} exceeds the file size {size}"
+        )));
     }
     Ok(())
 }

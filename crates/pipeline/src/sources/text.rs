@@ -16,7 +16,12 @@ pub struct TextDocuments {
 impl TextDocuments {
     /// Reads documents from numbered lines.
     pub fn new(lines: LineReader, limits: BatchLimits) -> Self {
-        Self { lines, limits, next_index: 0, done: false }
+        Self {
+            lines,
+            limits,
+            next_index: 0,
+            done: false,
+        }
     }
 
     /// The next document, or `None` at the end of the file.
@@ -71,10 +76,18 @@ impl TextDocuments {
             // Every line was checked above, so this conversion cannot fail; keep it total anyway.
             None => match String::from_utf8(text) {
                 Ok(s) => RecordBody::Text(s),
-                Err(_) => RecordBody::Bad { reason: "invalid_utf8", message: "not valid UTF-8".into() },
+                Err(_) => RecordBody::Bad {
+                    reason: "invalid_utf8",
+                    message: "not valid UTF-8".into(),
+                },
             },
         };
-        let record = Record { index: self.next_index, line: first_line, id: None, body };
+        let record = Record {
+            index: self.next_index,
+            line: first_line,
+            id: None,
+            body,
+        };
         self.next_index += 1;
         Ok(Some(record))
     }
