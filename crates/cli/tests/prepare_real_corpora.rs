@@ -133,6 +133,39 @@ fn json_lines_with_ids_and_gzip() {
 }
 
 #[test]
+fn zstd_json_lines_read_like_the_plain_file() {
+    let out = out_dir();
+    let dir = out.path();
+    let pipeline = write_pipeline(dir, "id_column = \"id\"");
+    let plain = corpus("formats/fortunes-zh.jsonl");
+    let compressed = dir.join("fortunes-zh.jsonl.zst");
+    std::fs::write(
+        &compressed,
+        zstd::encode_all(std::fs::File::open(&plain).unwrap(), 3).unwrap(),
+    )
+    .unwrap();
+    let run = |input: &str, name: &str| {
+        let output = dir.join(name);
+        maskforge_ok(&[
+            "prepare",
+            &pipeline,
+            "--input",
+            input,
+            "--output",
+            output.to_str().unwrap(),
+            "--quiet",
+        ]);
+        manifest(&output.join("documents"))
+    };
+    let a = run(&plain, "plain");
+    let b = run(compressed.to_str().unwrap(), "zst");
+    assert_eq!(a["counts"], b["counts"]);
+    // Same records and ids, but a different file name: the ids of the documents differ (the file
+    // name is part of them), so only the counts are compared.
+    assert!(a["counts"]["documents_out"].as_u64().unwrap() > 1000);
+}
+
+#[test]
 fn parquet_with_sql_text_and_filter() {
     let out = out_dir();
     let dir = out.path();

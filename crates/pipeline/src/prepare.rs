@@ -203,55 +203,35 @@ impl UnitContext<'_> {
                 .map_err(|e| PipelineError::Internal(format!("cannot start a reader thread: {e}")))?;
 
             let mut writer = ShardWriter::new(self, unit);
-            let mut counts = DocumentCounts::default();
+            let mut tally = Tally {
+                url: &url,
+                policy: source.on_bad_record,
+                counts: DocumentCounts::default(),
+                logged: 0,
+            };
             let mut reported = 0;
             for message in receiver.iter() {
                 let records = message?;
                 let outcomes: Vec<Outcome> = self
                     .pool
                     .install(|| records.par_iter().map(|r| self.process(unit, r)).collect());
-                let mut documents = 0;
+                let documents_before = tally.counts.documents_out;
                 for (record, outcome) in records.iter().zip(outcomes) {
-                    counts.records_in += 1;
-                    match outcome {
-                        Outcome::Document(row) => {
-                            counts.documents_out += 1;
-                            counts.sentences += row.doc.sentence_ends.len() as u64;
-                            counts.tokens += row.doc.input_ids.len() as u64;
-                            documents += 1;
-                            writer.push(row)?;
-                        }
-                        Outcome::Skipped {
-                            reason,
-                            message,
-                            malformed,
-                        } => {
-                            if malformed && source.on_bad_record == BadRecordPolicy::Fail {
-                                return Err(PipelineError::at_line(
-                                    &url,
-                                    record.line,
-                                    format!("{message} ({reason})"),
-                                ));
-                            }
-                            let skipped = counts.skipped.values().sum::<u64>();
-                            if skipped < LOGGED_SKIPS_PER_FILE {
-                                log::warn!("{url}, line {}: skipped ({reason}): {message}", record.line);
-                            } else if skipped == LOGGED_SKIPS_PER_FILE {
-                                log::warn!("{url}: further skipped records are counted in the manifest, not logged");
-                            }
-                            counts.skip(reason);
-                        }
+                    if let Some(row) = tally.account(record, outcome)? {
+                        writer.push(row)?;
                     }
                 }
                 writer.end_batch()?;
                 let read = bytes_read.load(Ordering::Relaxed);
-                self.progress.advance(read - reported, documents);
+                self.progress
+                    .advance(read - reported, tally.counts.documents_out - documents_before);
                 reported = read;
             }
             self.progress.advance(unit.file.size.saturating_sub(reported), 0);
-            if counts.records_in == 0 {
+            if tally.counts.records_in == 0 {
                 log::warn!("{url}: no records (empty file)");
             }
+            let counts = tally.counts;
             Ok(UnitOutput {
                 shards: writer.finish()?,
                 counts,
@@ -311,6 +291,56 @@ fn stream_batches(
         // A send fails only when the consumer stopped after an error.
         if batch.is_some_and(|message| sender.send(message).is_err()) || last {
             return;
+        }
+    }
+}
+
+/// Counts the fate of every record of a unit and applies the bad-record policy.
+struct Tally<'a> {
+    url: &'a str,
+    policy: BadRecordPolicy,
+    counts: DocumentCounts,
+    logged: u64,
+}
+
+impl Tally<'_> {
+    /// Counts `outcome`; returns the document to write, or fails on a malformed record under
+    /// `on_bad_record = "fail"`. The first few malformed records of a file are logged.
+    fn account(&mut self, record: &Record, outcome: Outcome) -> Result<Option<DocumentRow>, PipelineError> {
+        self.counts.records_in += 1;
+        match outcome {
+            Outcome::Document(row) => {
+                self.counts.documents_out += 1;
+                self.counts.sentences += row.doc.sentence_ends.len() as u64;
+                self.counts.tokens += row.doc.input_ids.len() as u64;
+                Ok(Some(row))
+            }
+            Outcome::Skipped {
+                reason,
+                message,
+                malformed,
+            } => {
+                if malformed {
+                    if self.policy == BadRecordPolicy::Fail {
+                        return Err(PipelineError::at_line(
+                            self.url,
+                            record.line,
+                            format!("{message} ({reason})"),
+                        ));
+                    }
+                    if self.logged < LOGGED_SKIPS_PER_FILE {
+                        log::warn!("{}, line {}: skipped ({reason}): {message}", self.url, record.line);
+                    } else if self.logged == LOGGED_SKIPS_PER_FILE {
+                        log::warn!(
+                            "{}: further malformed records are counted in the manifest, not logged",
+                            self.url
+                        );
+                    }
+                    self.logged += 1;
+                }
+                self.counts.skip(reason);
+                Ok(None)
+            }
         }
     }
 }

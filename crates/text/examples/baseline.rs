@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             words += jieba.cut(&line, true).len();
-            tokens += tokenizer.inner().encode(line.as_str(), false)?.get_ids().len();
+            tokens += tokenizer.encode(&line)?.get_ids().len();
         }
     }
     let seconds = started.elapsed().as_secs_f64();
