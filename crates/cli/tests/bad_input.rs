@@ -169,6 +169,38 @@ fn csv_reads_through_datafusion() {
     assert_eq!(m["counts"]["records_in"], 3);
     assert_eq!(docs(&m), 2);
     assert_eq!(skipped(&m, "filtered"), 1);
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &std::fs::read(&input).unwrap()).unwrap();
+    let compressed = case.file("table.csv.gz", &gz.finish().unwrap());
+    assert_eq!(case.ok(&compressed, &[])["counts"], m["counts"]);
+}
+
+#[test]
+fn a_json_array_is_not_json_lines_and_duplicate_inputs_are_read_once() {
+    let case = Case::new("");
+    let array = case.file("array.json", "[\n{\"text\": \"好\"}\n]\n".as_bytes());
+    let err = case.err(&array, &[]);
+    assert!(
+        err.contains("array.json, line 1") && err.contains("JSON array"),
+        "{err}"
+    );
+
+    let input = case.file("one.txt", "第一篇。\n\n第二篇。\n".as_bytes());
+    let glob = format!("{}/*.txt", case.dir.path().display());
+    let output = case.output();
+    maskforge_ok(&[
+        "prepare",
+        &case.pipeline,
+        "--input",
+        &input,
+        "--input",
+        &glob,
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(manifest(&output.join("documents"))["counts"]["documents_out"], 2);
 }
 
 #[test]

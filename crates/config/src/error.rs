@@ -44,7 +44,7 @@ pub enum ConfigError {
 pub struct Problem {
     /// Dotted key, for example `masking.probability` or `sources.0.filter`.
     pub key: String,
-    /// `line N` in the file, `--set`, or `default`.
+    /// `line N` in the file, `command line`, or `default`.
     pub place: String,
     /// What is wrong with it.
     pub message: String,

@@ -70,7 +70,7 @@ pub fn parse(
         .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
         .collect();
     if !overrides.inputs.is_empty() {
-        set_keys.push("sources");
+        set_keys.push("sources.0.urls");
     }
     if overrides.output.is_some() {
         set_keys.push("output.url");
@@ -197,11 +197,8 @@ impl PipelineConfig {
             let Some((last, parents)) = path.split_last() else {
                 continue;
             };
-            let mut node = &mut value;
-            for p in parents {
-                node = &mut node[*p];
-            }
-            if let Some(obj) = node.as_object_mut() {
+            let node = parents.iter().try_fold(&mut value, |node, p| node.get_mut(*p));
+            if let Some(obj) = node.and_then(|n| n.as_object_mut()) {
                 obj.remove(*last);
             }
         }
@@ -311,6 +308,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.documents_content_json(), b.documents_content_json());
         assert!(a.documents_content_json()["text"]["tokenizer"].get("path").is_none());
+        assert!(a.documents_content_json().get("masking").is_none());
         let masked = parse(MINIMAL, "p.toml", None, &set(&["masking.probability=0.2"])).unwrap();
         assert_eq!(a.documents_content_json(), masked.documents_content_json());
         let kept = parse(MINIMAL, "p.toml", None, &set(&["output.keep_text=true"])).unwrap();

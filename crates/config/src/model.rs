@@ -11,7 +11,8 @@ pub struct PipelineConfig {
     /// Root of every keyed random stream (masking.md section 1).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Input corpora; at least one.
+    /// Input corpora; at least one (`--input` can supply it).
+    #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// Cleaning, sentence splitting, segmentation and tokenization.
     pub text: TextConfig,
@@ -50,7 +51,8 @@ pub struct SourceConfig {
     pub id_column: Option<String>,
     /// SQL predicate; rows where it is not true are skipped and counted (Parquet and CSV only).
     pub filter: Option<String>,
-    /// A record longer than this (bytes of text) is skipped and counted as `record_too_large`.
+    /// A record larger than this many bytes (a JSON line, a text document, a table cell) is
+    /// skipped and counted as `record_too_large`. Line-based formats never hold it in memory.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: u64,
     /// What a malformed record (invalid UTF-8, broken JSON, text field missing) does.
@@ -154,7 +156,8 @@ pub enum BadRecordPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextConfig {
-    /// Sentence-splitting rules: `zh` (Chinese punctuation), `en` (adds `. ` + upper case), `mixed` (both).
+    /// `zh`: Chinese sentence rules and jieba; `en`: adds the Latin `. ` + upper-case rule and
+    /// skips jieba; `mixed` (default): both rules and jieba.
     #[serde(default)]
     pub language: Language,
     /// The Hugging Face tokenizer.
@@ -175,11 +178,11 @@ fn default_min_tokens() -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
-    /// Chinese rules only.
+    /// Chinese rules, jieba word starts.
     Zh,
-    /// Chinese rules plus `.` followed by white space and an upper-case letter.
+    /// Chinese rules plus `.` followed by white space and an upper-case letter; no jieba.
     En,
-    /// Both rule sets (the default).
+    /// Both rule sets and jieba (the default).
     #[default]
     Mixed,
 }

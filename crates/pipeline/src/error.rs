@@ -28,9 +28,6 @@ pub enum PipelineError {
         /// What is wrong.
         message: String,
     },
-    /// An existing dataset is in the way or inconsistent.
-    #[error("{0}")]
-    Dataset(String),
     /// Writing the output failed.
     #[error("building output batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -64,7 +64,7 @@ pub async fn load_tokenizer(config: &PipelineConfig) -> Result<TextTokenizer, Pi
 pub async fn load_text_processor(config: &PipelineConfig) -> Result<TextProcessor, PipelineError> {
     let tokenizer = load_tokenizer(config).await?;
     let jieba = &config.text.jieba;
-    let segmenter = if jieba.enabled {
+    let segmenter = if jieba.enabled && config.text.language != Language::En {
         let user_dict = match &jieba.user_dict {
             Some(path) => Some(read("text.jieba.user_dict", path).await?),
             None => None,

@@ -50,10 +50,18 @@ pub struct Unit {
 /// Expands every source pattern; a pattern that matches nothing, or a file whose format
 /// cannot be told, is an error naming it.
 pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineError> {
-    let mut units = Vec::new();
+    let mut units: Vec<Unit> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (source_index, source) in config.sources.iter().enumerate() {
         for (url_index, pattern) in source.urls.iter().enumerate() {
             for file in expand(pattern).await? {
+                if !seen.insert(file.location.url()) {
+                    log::warn!(
+                        "{} matches more than one input pattern; it is read once",
+                        file.location.url()
+                    );
+                    continue;
+                }
                 let format = match source.format {
                     SourceFormat::Auto => SourceFormat::from_file_name(&file.name),
                     f => Some(f),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 /// Schema version of the documents dataset; bump it on any change of columns or meaning.
 pub const SCHEMA_VERSION: &str = "maskforge.documents/1";
 
-/// Stable id of the document (see `docs/formats.md`).
+/// Stable id of the document (see `schemas/documents.md`).
 pub const DOC_ID: &str = "doc_id";
 /// Input file the document came from, relative to its source pattern.
 pub const SOURCE: &str = "source";

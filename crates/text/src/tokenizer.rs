@@ -90,6 +90,8 @@ impl TextTokenizer {
                 t
             }
         };
+        // Text that spells a special token (`[SEP]`) is text, not a special token.
+        tokenizer.set_encode_special_tokens(true);
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(bad)?;
         let style = piece_style(&tokenizer);

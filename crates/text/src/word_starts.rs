@@ -25,21 +25,28 @@ pub fn word_starts(
     let mut previous: Option<(bool, usize)> = None; // (single CJK, word index)
     let mut starts = Vec::with_capacity(tokens.len());
     for (i, (token, &(start, end))) in tokens.iter().zip(offsets).enumerate() {
-        let single_cjk = has_cjk && is_single_cjk(sentence.get(start..end).unwrap_or(""));
-        let word = if single_cjk {
+        let text = sentence.get(start..end).unwrap_or("");
+        let word = if has_cjk {
             word_index(&words, &mut word_cursor, start)
         } else {
-            usize::MAX
+            None
         };
-        let starts_word = if i == 0 {
+        let single_cjk = word.is_some() && is_single_cjk(text);
+        // Byte-level and SentencePiece pieces run through Chinese text without a space marker;
+        // there a piece that begins a jieba word over a CJK character starts a word.
+        let begins_cjk_word = !matches!(style, PieceStyle::WordPiece(_))
+            && word.is_some_and(|w| words[w].start == start)
+            && (i == 0 || offsets[i - 1].1 <= start) // not the second byte piece of one character
+            && text.chars().next().is_some_and(crate::cjk::is_cjk);
+        let starts_word = if i == 0 || begins_cjk_word {
             true
         } else if continues_piece(token, style, offsets[i - 1].1, start) {
             false
         } else {
-            !(single_cjk && previous == Some((true, word)) && word != usize::MAX)
+            !(single_cjk && previous == Some((true, word.unwrap_or(usize::MAX))))
         };
         starts.push(starts_word);
-        previous = Some((single_cjk, word));
+        previous = Some((single_cjk, word.unwrap_or(usize::MAX)));
     }
     starts
 }
@@ -54,12 +61,9 @@ fn continues_piece(token: &str, style: &PieceStyle, previous_end: usize, start: 
 }
 
 /// Index of the word containing byte `pos`, scanning forward from `cursor` (positions increase).
-fn word_index(words: &[Range<usize>], cursor: &mut usize, pos: usize) -> usize {
+fn word_index(words: &[Range<usize>], cursor: &mut usize, pos: usize) -> Option<usize> {
     while *cursor < words.len() && words[*cursor].end <= pos {
         *cursor += 1;
     }
-    match words.get(*cursor) {
-        Some(w) if w.contains(&pos) => *cursor,
-        _ => usize::MAX,
-    }
+    words.get(*cursor).filter(|w| w.contains(&pos)).map(|_| *cursor)
 }

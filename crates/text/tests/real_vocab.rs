@@ -74,6 +74,9 @@ fn tokenizer_json_and_vocab_txt_agree_on_chinese_ids() {
     );
     assert_eq!(from_json.style(), &PieceStyle::WordPiece("##".into()));
     assert_ne!(from_txt.hash(), from_json.hash());
+    // A corpus that spells a special token gets text tokens, not the special id.
+    let sep = from_json.token_to_id("[SEP]").unwrap();
+    assert!(!from_json.encode("前[SEP]后").unwrap().get_ids().contains(&sep));
 }
 
 #[test]
@@ -103,6 +106,16 @@ fn gpt2_byte_level_pieces() {
     assert_eq!(got[1], ("Ġworld".to_string(), true));
     assert_eq!(got[2], (",".to_string(), false));
     assert_eq!(tok.encode("Hello world").unwrap().get_ids(), &[15496, 995]);
+    // Byte-level pieces of Chinese carry no space marker; jieba words still start words.
+    let seg = Segmenter::jieba(true, None).unwrap();
+    let count = |s: &Segmenter| {
+        tokens_and_starts(&tok, s, "我爱北京天安门")
+            .iter()
+            .filter(|(_, s)| *s)
+            .count()
+    };
+    assert_eq!(count(&Segmenter::none()), 1);
+    assert_eq!(count(&seg), 4, "我 / 爱 / 北京 / 天安门");
 }
 
 #[test]

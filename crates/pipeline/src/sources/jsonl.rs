@@ -36,6 +36,10 @@ impl JsonLines {
             };
             let (id, body) = match line {
                 Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Complete(bytes) if self.next_index == 0 && bytes.trim_ascii_start().starts_with(b"[") => {
+                    let message = "this is a JSON array, not JSON Lines (one object a line)";
+                    return Err(PipelineError::at_line(self.lines.url(), line_number, message));
+                }
                 Line::Complete(bytes) => parse(bytes, &self.text_field, self.id_field.as_deref()),
                 Line::TooLong => (None, bad("record_too_large", format!("line passes {max_bytes} bytes"))),
             };

@@ -33,6 +33,11 @@ impl LineReader {
         }
     }
 
+    /// The file's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The longest line (and record) accepted, in bytes.
     pub fn max_bytes(&self) -> usize {
         self.max_bytes

@@ -7,10 +7,11 @@ use crate::PipelineError;
 use crate::units::{Unit, UnitFormat};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
-use maskforge_config::SourceConfig;
+use maskforge_config::{Compression, SourceConfig};
 use std::collections::VecDeque;
 use tokio::runtime::Handle;
 
@@ -25,6 +26,7 @@ pub struct TabularRows {
     handle: Handle,
     pending: VecDeque<Record>,
     limits: BatchLimits,
+    max_record_bytes: usize,
     next_row: u64,
     done: bool,
 }
@@ -56,7 +58,15 @@ impl TabularRows {
                         .await
                 }
                 _ => {
-                    let options = CsvReadOptions::new().has_header(true).file_extension("");
+                    let compression = match unit.compression {
+                        Compression::Gzip => FileCompressionType::GZIP,
+                        Compression::Zstd => FileCompressionType::ZSTD,
+                        Compression::None | Compression::Auto => FileCompressionType::UNCOMPRESSED,
+                    };
+                    let options = CsvReadOptions::new()
+                        .has_header(true)
+                        .file_extension("")
+                        .file_compression_type(compression);
                     ctx.register_csv("source", &url, options).await
                 }
             };
@@ -101,6 +111,7 @@ impl TabularRows {
             handle,
             pending: VecDeque::new(),
             limits,
+            max_record_bytes: source.max_record_bytes as usize,
             next_row: 0,
             done: false,
         })
@@ -132,6 +143,11 @@ impl TabularRows {
                 RecordBody::Bad {
                     reason: "missing_text",
                     message: "the text is NULL".into(),
+                }
+            } else if texts.value(row).len() > self.max_record_bytes {
+                RecordBody::Bad {
+                    reason: "record_too_large",
+                    message: format!("the text passes {} bytes", self.max_record_bytes),
                 }
             } else {
                 RecordBody::Text(texts.value(row).to_owned())
