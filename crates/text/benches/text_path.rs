@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jieba_rs::Jieba;
 use maskforge_text::{Segmenter, SplitRules, TextProcessor, TextTokenizer, TokenizerFiles};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn sample() -> (Vec<String>, usize) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -24,7 +24,7 @@ fn sample() -> (Vec<String>, usize) {
     (documents, bytes)
 }
 
-fn tokenizer(root: &PathBuf) -> TextTokenizer {
+fn tokenizer(root: &Path) -> TextTokenizer {
     let vocab = std::fs::read(root.join("assets/vocab/bert-base-chinese/vocab.txt")).expect("bundled vocab");
     TextTokenizer::from_files(&TokenizerFiles::BertVocab { vocab, lowercase: true }).expect("tokenizer")
 }
