@@ -277,7 +277,8 @@ mod tests {
 
     #[test]
     fn similar_words_need_a_synonym_table() {
-        let text = format!("{MINIMAL}\n[masking.replace]\nmask = 0.0\nsimilar = 0.8\n");
+        let text =
+            format!("{MINIMAL}\n[masking]\nreplacement_unit = 'word'\n[masking.replace]\nmask = 0.0\nsimilar = 0.8\n");
         let err = parse(&text, "p.toml", None, &Overrides::default())
             .unwrap_err()
             .to_string();

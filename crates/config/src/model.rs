@@ -249,6 +249,19 @@ pub struct PairsConfig {
     /// NSP negatives are drawn from data-defined partitions of at least this many documents.
     #[serde(default = "default_negative_pool")]
     pub negative_pool: u32,
+    /// The token that starts every example.
+    #[serde(default = "default_cls_token")]
+    pub cls_token: String,
+    /// The token that ends each segment (and separates packed documents).
+    #[serde(default = "default_sep_token")]
+    pub sep_token: String,
+}
+
+fn default_cls_token() -> String {
+    "[CLS]".to_owned()
+}
+fn default_sep_token() -> String {
+    "[SEP]".to_owned()
 }
 
 impl Default for PairsConfig {
@@ -260,6 +273,8 @@ impl Default for PairsConfig {
             rebuild_each_epoch: false,
             single_sentence: SingleSentencePolicy::default(),
             negative_pool: default_negative_pool(),
+            cls_token: default_cls_token(),
+            sep_token: default_sep_token(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Value checks that serde cannot express: ranges, sums and combinations of keys.
 
-use crate::model::{MaskStrategy, PipelineConfig, SourceFormat};
+use crate::model::{MaskStrategy, PipelineConfig, ReplacementUnit, SourceFormat};
 
 /// One failed check: the dotted key and what is wrong.
 pub type Finding = (String, String);
@@ -81,6 +81,14 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             format!("must be between 0 and 1, got {}", pairs.short_seq_prob),
         );
     }
+    for (key, token) in [
+        ("pairs.cls_token", &pairs.cls_token),
+        ("pairs.sep_token", &pairs.sep_token),
+    ] {
+        if token.is_empty() {
+            bad(key, "is empty".into());
+        }
+    }
     if pairs.negative_pool == 0 {
         bad("pairs.negative_pool", "must be positive".into());
     }
@@ -121,6 +129,12 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
         bad(
             "masking.replace",
             format!("mask + similar + random + keep must be 1, got {sum}"),
+        );
+    }
+    if r.similar > 0.0 && m.replacement_unit != ReplacementUnit::Word {
+        bad(
+            "masking.replacement_unit",
+            "similar-word replacement needs replacement_unit = \"word\"".into(),
         );
     }
     if r.similar > 0.0 && m.synonyms.is_none() {

@@ -1,0 +1,208 @@
+//! Masking one assembled example: budget, selection, replacement (masking.md sections 6-8).
+
+use crate::budget::Budget;
+use crate::example::{Assembled, MaskKind, MaskedExample, PairType};
+use crate::rng::{KeyedRng, Purpose};
+use crate::select::Selection;
+use crate::synonyms::{SimilarSource, SimilarWords};
+use crate::vocab::Vocabulary;
+use maskforge_config::{MaskStrategy, MaskingConfig, ReplacementUnit};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Statistics of masking, summed over examples.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaskStats {
+    /// Examples masked.
+    pub examples: u64,
+    /// Tokens in them, special tokens included.
+    pub tokens: u64,
+    /// Masked positions.
+    pub masked_tokens: u64,
+    /// Positions by kind: mask, similar, random, keep.
+    pub kinds: [u64; 4],
+    /// Masking units by their length in words.
+    pub ngram_lengths: BTreeMap<usize, u64>,
+    /// Similar-word replacements that fell back, by reason.
+    pub similar_fallbacks: BTreeMap<&'static str, u64>,
+}
+
+impl MaskStats {
+    /// Adds another count into this one.
+    pub fn merge(&mut self, other: &MaskStats) {
+        self.examples += other.examples;
+        self.tokens += other.tokens;
+        self.masked_tokens += other.masked_tokens;
+        for (a, b) in self.kinds.iter_mut().zip(other.kinds) {
+            *a += b;
+        }
+        for (k, v) in &other.ngram_lengths {
+            *self.ngram_lengths.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.similar_fallbacks {
+            *self.similar_fallbacks.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// Masks examples with one configuration; shareable across threads.
+pub struct Masker {
+    config: MaskingConfig,
+    selection: Selection,
+    vocab: Vocabulary,
+    similar: Option<SimilarWords>,
+    seed: u64,
+}
+
+impl Masker {
+    /// A masker; `similar` is needed when `replace.similar > 0`.
+    pub fn new(config: &MaskingConfig, vocab: Vocabulary, similar: Option<SimilarWords>, seed: u64) -> Self {
+        let n = config.ngram_max as usize;
+        let ngram_weights = config
+            .ngram_weights
+            .clone()
+            .unwrap_or_else(|| (1..=n).map(|k| 1.0 / k as f64).collect());
+        let selection = Selection {
+            strategy: config.strategy,
+            ngram_weights,
+            span_p: config.span_p,
+        };
+        Self {
+            config: config.clone(),
+            selection,
+            vocab,
+            similar,
+            seed,
+        }
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> &Vocabulary {
+        &self.vocab
+    }
+
+    /// Masks `assembled` for `epoch`; `key` names the example (its document and ordinal).
+    pub fn mask(
+        &self,
+        assembled: &Assembled,
+        doc_id: u64,
+        key: u64,
+        epoch: u32,
+        pair_type: PairType,
+        truncated_tokens: u32,
+        stats: &mut MaskStats,
+    ) -> MaskedExample {
+        let mut rng = KeyedRng::new(self.seed, Purpose::Mask, epoch, key);
+        let words = match self.config.strategy {
+            MaskStrategy::Token => (0..assembled.input_ids.len())
+                .filter(|&i| !assembled.special[i])
+                .map(|i| i..i + 1)
+                .collect(),
+            _ => assembled.words(),
+        };
+        let mut budget = Budget::new(
+            self.config.budget_unit,
+            assembled.input_ids.len(),
+            words.len(),
+            self.config.probability,
+            self.config.max_predictions as usize,
+        );
+        let units = self.selection.choose(&words, &mut budget, &mut rng);
+
+        let mut input_ids = assembled.input_ids.clone();
+        let mut chosen: Vec<(usize, MaskKind)> = Vec::new();
+        for unit in &units {
+            *stats.ngram_lengths.entry(unit.len()).or_default() += 1;
+            for word in unit {
+                self.replace_word(word.clone(), &mut input_ids, &mut chosen, &mut rng, stats);
+            }
+        }
+        chosen.sort_unstable_by_key(|(p, _)| *p);
+        stats.examples += 1;
+        stats.tokens += input_ids.len() as u64;
+        stats.masked_tokens += chosen.len() as u64;
+        for (_, kind) in &chosen {
+            stats.kinds[*kind as usize] += 1;
+        }
+        MaskedExample {
+            doc_id,
+            key,
+            masked_labels: chosen.iter().map(|(p, _)| assembled.input_ids[*p]).collect(),
+            masked_positions: chosen.iter().map(|(p, _)| *p as u16).collect(),
+            mask_kinds: chosen.iter().map(|(_, k)| *k as u8).collect(),
+            input_ids,
+            token_type_ids: assembled.token_type_ids.clone(),
+            word_starts: assembled.word_starts.clone(),
+            pair_type,
+            truncated_tokens,
+        }
+    }
+
+    fn draw_kind(&self, rng: &mut KeyedRng) -> MaskKind {
+        let r = &self.config.replace;
+        match rng.weighted(&[r.mask, r.similar, r.random, r.keep]) {
+            0 => MaskKind::Mask,
+            1 => MaskKind::Similar,
+            2 => MaskKind::Random,
+            _ => MaskKind::Keep,
+        }
+    }
+
+    /// Replaces one chosen word, per word or per token as configured.
+    fn replace_word(
+        &self,
+        word: Range<usize>,
+        ids: &mut [u32],
+        chosen: &mut Vec<(usize, MaskKind)>,
+        rng: &mut KeyedRng,
+        stats: &mut MaskStats,
+    ) {
+        if self.config.replacement_unit == ReplacementUnit::Token {
+            for p in word {
+                let kind = self.draw_kind(rng);
+                let kind = self.apply(kind, p..p + 1, ids, rng, stats);
+                chosen.push((p, kind));
+            }
+        } else {
+            let kind = self.draw_kind(rng);
+            let kind = self.apply(kind, word.clone(), ids, rng, stats);
+            chosen.extend(word.map(|p| (p, kind)));
+        }
+    }
+
+    /// Applies `kind` to the tokens of `span`; returns the kind actually applied (a similar
+    /// word that falls back to random tokens is recorded as random).
+    fn apply(
+        &self,
+        kind: MaskKind,
+        span: Range<usize>,
+        ids: &mut [u32],
+        rng: &mut KeyedRng,
+        stats: &mut MaskStats,
+    ) -> MaskKind {
+        match kind {
+            MaskKind::Mask => ids[span].iter_mut().for_each(|t| *t = self.vocab.mask),
+            MaskKind::Keep => {}
+            MaskKind::Random => ids[span].iter_mut().for_each(|t| *t = self.vocab.random_token(rng)),
+            MaskKind::Similar => {
+                let mut fallback = |reason: &'static str| *stats.similar_fallbacks.entry(reason).or_default() += 1;
+                if !ids[span.clone()].iter().all(|&t| self.vocab.is_cjk(t)) {
+                    fallback("non_cjk_random");
+                } else {
+                    match self.similar.as_ref().and_then(|s| s.pick(&ids[span.clone()], rng)) {
+                        Some((word, source)) => {
+                            if source == SimilarSource::Lexicon {
+                                fallback("lexicon_word");
+                            }
+                            ids[span].copy_from_slice(&word);
+                            return MaskKind::Similar;
+                        }
+                        None => fallback("random_tokens"),
+                    }
+                }
+                return self.apply(MaskKind::Random, span, ids, rng, stats);
+            }
+        }
+        kind
+    }
+}
