@@ -5,7 +5,7 @@ mod progress;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use maskforge_config::{Overrides, PipelineConfig};
-use maskforge_pipeline::{PrepareOptions, PrepareReport, prepare};
+use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, prepare, run_epoch};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,8 +25,33 @@ struct Cli {
 enum Command {
     /// Read the corpus and write the tokenized documents dataset to <output>/documents/.
     Prepare(JobArgs),
-    /// Run the whole pipeline (for now: prepare).
-    Run(JobArgs),
+    /// Build epoch E from <output>/documents/: pairs, fresh masks, global shuffle, into <output>/epochs/E/.
+    Epoch {
+        #[command(flatten)]
+        job: JobArgs,
+        /// The epoch to build (a plain integer; masks are keyed on it).
+        #[arg(long, value_name = "E")]
+        epoch: u32,
+    },
+    /// Run prepare, then epochs 0..K-1.
+    Run {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Number of epochs to build after prepare.
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        epochs: u32,
+    },
+    /// Print examples of an examples dataset, masked positions marked (kind:shown|original).
+    Inspect {
+        /// The examples dataset, e.g. out/quickstart/epochs/0.
+        dataset: String,
+        /// How many examples to print.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Which shard to read.
+        #[arg(long, default_value_t = 0)]
+        shard: usize,
+    },
 }
 
 /// Flags shared by the jobs.
@@ -71,7 +96,8 @@ impl JobArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = match &cli.command {
-        Command::Prepare(a) | Command::Run(a) => a.quiet,
+        Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } => job.quiet,
+        Command::Inspect { .. } => false,
     };
     progress::init_logging(quiet);
     match run(cli) {
@@ -86,11 +112,55 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Prepare(args) | Command::Run(args) => {
-            let config = args.load()?;
-            run_prepare(&config, &args)?;
+        Command::Prepare(job) => {
+            run_prepare(&job.load()?, &job)?;
+        }
+        Command::Epoch { job, epoch } => run_one_epoch(&job.load()?, &job, epoch)?,
+        Command::Run { job, epochs } => {
+            let config = job.load()?;
+            run_prepare(&config, &job)?;
+            for epoch in 0..epochs {
+                run_one_epoch(&config, &job, epoch)?;
+            }
+        }
+        Command::Inspect { dataset, limit, shard } => {
+            print!(
+                "{}",
+                maskforge_pipeline::inspect(&dataset, limit, shard).context("inspect failed")?
+            );
         }
     }
+    Ok(())
+}
+
+fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32) -> Result<()> {
+    let threads = args.threads();
+    log::info!(
+        "epoch {epoch}: {}/documents -> {}/epochs/{epoch} ({threads} threads)",
+        config.output.url,
+        config.output.url
+    );
+    let options = EpochOptions {
+        threads,
+        progress: Arc::new(progress::Reporter::new(args.quiet, "epoch")),
+    };
+    let started = std::time::Instant::now();
+    let report = run_epoch(config, epoch, &options).with_context(|| format!("epoch {epoch} failed"))?;
+    let s = &report.manifest.stats;
+    let pairs: Vec<String> = s.pair_types.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mix: Vec<String> = s.replacement.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    log::info!(
+        "epoch {epoch}: {} documents -> {} examples in {} shard(s), {} tokens, mask rate {:.4} ({}), pairs: {} ({:.1}s)",
+        s.documents_in,
+        s.examples,
+        report.manifest.shards.len(),
+        s.tokens,
+        s.mask_rate,
+        mix.join(", "),
+        pairs.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", report.dataset_url);
     Ok(())
 }
 

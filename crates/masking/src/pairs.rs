@@ -48,6 +48,8 @@ pub struct PairStats {
     pub truncated_examples: u64,
     /// Tokens removed by truncation.
     pub truncated_tokens: u64,
+    /// Chunks of a single sentence (NSP pairs them with a random document).
+    pub single_sentence_chunks: u64,
     /// Chunks that gave no instance, by reason.
     pub skipped: BTreeMap<&'static str, u64>,
 }
@@ -63,6 +65,7 @@ impl PairStats {
         }
         self.truncated_examples += other.truncated_examples;
         self.truncated_tokens += other.truncated_tokens;
+        self.single_sentence_chunks += other.single_sentence_chunks;
     }
 
     fn skip(&mut self, reason: &'static str) {
@@ -106,6 +109,9 @@ pub fn pair_instances(
         chunk_len += doc.sentence(i).len();
         if i == n - 1 || chunk_len >= target {
             let ordinal = out.len() as u32;
+            if chunk.len() == 1 {
+                stats.single_sentence_chunks += 1;
+            }
             let built = match config.task {
                 PairTask::Nsp => nsp_chunk(doc, &chunk, target, max_tokens, pool, &mut rng, &mut negatives, &mut i),
                 _ => sop_chunk(

@@ -1,8 +1,11 @@
 //! The maskforge jobs. `prepare` turns raw corpora into the epoch-independent documents dataset;
 //! the epoch job (pairs, masks, shuffle) builds on it.
 
+mod dataset;
 mod documents;
+mod epoch;
 mod error;
+mod inspect;
 mod prepare;
 mod progress;
 mod resources;
@@ -10,7 +13,9 @@ mod sources;
 mod units;
 
 pub use documents::document_id;
+pub use epoch::{EpochOptions, EpochReport, run_epoch};
 pub use error::PipelineError;
+pub use inspect::inspect;
 pub use prepare::{PrepareOptions, PrepareReport, prepare};
 pub use progress::{Progress, Silent};
 pub use resources::{load_text_processor, load_tokenizer};

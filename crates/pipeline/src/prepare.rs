@@ -9,7 +9,7 @@ use crate::documents::{DocumentRow, build_batch, document_id};
 use crate::progress::Progress;
 use crate::sources::{self, BatchLimits, Record, RecordBody};
 use crate::units::{Unit, list_units};
-use crate::{PipelineError, resources};
+use crate::{PipelineError, dataset, resources};
 use maskforge_config::{BadRecordPolicy, PipelineConfig};
 use maskforge_schema::{
     CONFIG_HASH_KEY, DocumentCounts, DocumentsManifest, InputEntry, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry,
@@ -49,31 +49,19 @@ const LOGGED_SKIPS_PER_FILE: u64 = 5;
 
 /// Runs the prepare job of `config`, writing `<output.url>/documents/`.
 pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<PrepareReport, PipelineError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("maskforge-io")
-        .enable_all()
-        .build()
-        .map_err(|e| PipelineError::Internal(format!("cannot start the I/O runtime: {e}")))?;
+    let runtime = dataset::io_runtime()?;
     let handle = runtime.handle().clone();
     let processor = handle.block_on(resources::load_text_processor(config))?;
     let units = handle.block_on(list_units(config))?;
     let dataset = Location::parse(&config.output.url)?.join("documents");
 
-    let mut content = config.documents_content_json();
-    content["tokenizer_hash"] = processor.tokenizer().hash().into();
-    content["dictionary_hash"] = processor.segmenter().hash().into();
-    let config_hash = sha256_hex(content.to_string().as_bytes());
+    let (content, config_hash) = dataset::documents_config(config, &processor);
 
     // Unpublish an earlier dataset before touching its shards: readers see it whole or not at all.
     let manifest_location = dataset.join(MANIFEST_FILE);
     handle.block_on(manifest_location.delete())?;
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads.max(1))
-        .thread_name(|i| format!("maskforge-text-{i}"))
-        .build()
-        .map_err(|e| PipelineError::Internal(format!("cannot start {} worker threads: {e}", options.threads)))?;
+    let pool = dataset::worker_pool(options.threads)?;
     let context = UnitContext {
         config,
         processor: &processor,
@@ -118,33 +106,15 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         inputs,
         counts,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
     handle.block_on(async {
-        manifest_location.write(json.into()).await?;
-        remove_stale_shards(&dataset, &manifest.shards).await
+        dataset::publish(&manifest_location, &manifest).await?;
+        let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
+        dataset::remove_stale_shards(&dataset, &keep).await
     })?;
     Ok(PrepareReport {
         dataset_url: dataset.url(),
         manifest,
     })
-}
-
-/// Deletes shard files of an earlier run that the new manifest does not list.
-async fn remove_stale_shards(dataset: &Location, shards: &[ShardEntry]) -> Result<(), PipelineError> {
-    let prefix = dataset.path().clone();
-    for meta in dataset.list().await? {
-        let name = meta
-            .location
-            .prefix_match(&prefix)
-            .map(|p| p.map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join("/"));
-        if let Some(name) = name
-            && name.starts_with("part-")
-            && !shards.iter().any(|s| s.path == name)
-        {
-            dataset.sibling(meta.location).delete().await?;
-        }
-    }
-    Ok(())
 }
 
 /// Everything a unit needs, shared by all units of a job.
@@ -420,6 +390,7 @@ impl<'a> ShardWriter<'a> {
             rows,
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
+            bin: None,
         };
         self.context
             .handle

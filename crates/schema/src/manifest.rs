@@ -15,6 +15,9 @@ pub struct ShardEntry {
     pub bytes: u64,
     /// Hex SHA-256 of the file.
     pub sha256: String,
+    /// Length bin of the shard (examples datasets with length bins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<u8>,
 }
 
 /// One input file that was read.
@@ -87,4 +90,82 @@ pub struct DocumentsManifest {
     pub inputs: Vec<InputEntry>,
     /// Record accounting.
     pub counts: DocumentCounts,
+}
+
+/// The vocabulary file stored with an examples dataset, so that it decodes without the tokenizer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VocabEntry {
+    /// Path relative to the dataset folder (`vocab.txt`).
+    pub path: String,
+    /// Number of tokens.
+    pub size: u64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// Statistics of one epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Documents read from the documents dataset.
+    pub documents_in: u64,
+    /// Examples written.
+    pub examples: u64,
+    /// Tokens in the examples, special tokens included.
+    pub tokens: u64,
+    /// Masked positions.
+    pub masked_tokens: u64,
+    /// `masked_tokens / tokens`.
+    pub mask_rate: f64,
+    /// Masked positions by replacement kind (`mask`, `similar`, `random`, `keep`).
+    pub replacement: BTreeMap<String, u64>,
+    /// Masking units by their length in words (`"1"`, `"2"`, ...).
+    pub ngram_lengths: BTreeMap<String, u64>,
+    /// Examples by pair type (`next`, `random_doc`, `swapped`, `none`).
+    pub pair_types: BTreeMap<String, u64>,
+    /// Chunks of a single sentence (NSP always pairs them with a random document).
+    pub single_sentence_chunks: u64,
+    /// Examples that lost tokens to truncation.
+    pub truncated_examples: u64,
+    /// Tokens removed by truncation.
+    pub truncated_tokens: u64,
+    /// Similar-word replacements that fell back, by reason.
+    pub similar_fallbacks: BTreeMap<String, u64>,
+    /// Examples by length, keyed by the upper bound of 64-token buckets (`"64"`, `"128"`, ...).
+    pub length_histogram: BTreeMap<String, u64>,
+    /// Examples by length bin (only with length bins).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bins: BTreeMap<String, u64>,
+    /// Chunks or documents that gave no example, by reason.
+    pub skipped: BTreeMap<String, u64>,
+}
+
+/// The manifest of an examples dataset (one epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExamplesManifest {
+    /// `maskforge.examples/N`.
+    pub schema_version: String,
+    /// maskforge version that wrote it.
+    pub tool_version: String,
+    /// Hex SHA-256 of the documents dataset's `manifest.json`.
+    pub documents_manifest_sha256: String,
+    /// Hex SHA-256 of `config`.
+    pub config_hash: String,
+    /// The epoch configuration (pairs, masking, seed, shards, bins; no locations) and file hashes.
+    pub config: serde_json::Value,
+    /// Seed of every keyed random stream.
+    pub seed: u64,
+    /// The epoch.
+    pub epoch: u32,
+    /// The epoch the pairs were built for (0 when pairs are static).
+    pub pair_epoch: u32,
+    /// Hex SHA-256 of the tokenizer files.
+    pub tokenizer_hash: String,
+    /// Hex SHA-256 of the synonym table, when one is used.
+    pub synonyms_hash: Option<String>,
+    /// The vocabulary stored with the dataset.
+    pub vocab: VocabEntry,
+    /// Shards in `example_id` order.
+    pub shards: Vec<ShardEntry>,
+    /// Statistics.
+    pub stats: EpochStats,
 }

@@ -11,7 +11,10 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{Encoding, ModelWrapper, Tokenizer};
+use tokenizers::{AddedToken, Encoding, ModelWrapper, Tokenizer};
+
+/// Special tokens added to a GPT-2 `vocab.json` (in this order, after its last id) when missing.
+pub const ROBERTA_SPECIAL_TOKENS: [&str; 5] = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"];
 
 /// The bytes of the files a tokenizer is built from.
 #[derive(Debug, Clone)]
@@ -87,6 +90,13 @@ impl TextTokenizer {
                 let mut t = Tokenizer::new(model);
                 t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
                 t.with_decoder(Some(ByteLevelDecoder::default()));
+                // GPT-2's vocabulary has no RoBERTa special tokens; they are added after its ids.
+                let specials: Vec<AddedToken> = ROBERTA_SPECIAL_TOKENS
+                    .iter()
+                    .filter(|s| t.token_to_id(s).is_none())
+                    .map(|s| AddedToken::from(*s, true))
+                    .collect();
+                t.add_special_tokens(specials).map_err(bad)?;
                 t
             }
         };
@@ -122,6 +132,30 @@ impl TextTokenizer {
     /// Id of a token, when the vocabulary has it.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.tokenizer.token_to_id(token)
+    }
+
+    /// Every token string indexed by id, added tokens included (gaps are empty strings).
+    pub fn vocabulary(&self) -> Vec<String> {
+        let vocab = self.tokenizer.get_vocab(true);
+        let size = vocab.values().max().map_or(0, |&m| m as usize + 1);
+        let mut tokens = vec![String::new(); size];
+        for (token, id) in vocab {
+            tokens[id as usize] = token;
+        }
+        tokens
+    }
+
+    /// Ids of the tokens the tokenizer declares special (added special tokens).
+    pub fn special_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .tokenizer
+            .get_added_tokens_decoder()
+            .iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Number of ids, added tokens included.

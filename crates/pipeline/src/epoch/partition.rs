@@ -1,0 +1,111 @@
+//! Data-defined partitions of the corpus for pair building: a document's partition is a hash of
+//! its id, and NSP negatives are drawn within it. With one partition everything stays in memory;
+//! with more, documents are spilled to one file per partition and read back one at a time, so
+//! memory holds one partition (about `pairs.negative_pool` documents).
+
+use super::codec::{Reader, get_document, put_document};
+use super::documents::OwnedDocument;
+use crate::PipelineError;
+use maskforge_masking::mix64;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Where documents go until their partition is processed.
+pub enum Partitions {
+    /// One partition, kept in memory.
+    Memory(Vec<OwnedDocument>),
+    /// One spill file per partition.
+    Spilled {
+        /// The files.
+        paths: Vec<PathBuf>,
+        /// Their writers while filling.
+        writers: Vec<BufWriter<File>>,
+    },
+}
+
+/// The number of partitions for `documents` documents with at least `pool` per partition.
+pub fn partition_count(documents: u64, pool: u32) -> usize {
+    (documents / u64::from(pool.max(1))).max(1) as usize
+}
+
+/// The partition of a document: a hash of its id, independent of where it was read.
+pub fn partition_of(doc_id: u64, count: usize) -> usize {
+    (mix64(doc_id, 0x7061_7274) % count as u64) as usize
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> PipelineError {
+    PipelineError::Internal(format!("spill file {}: {e}", path.display()))
+}
+
+impl Partitions {
+    /// `count` partitions, spilled under `dir` when more than one.
+    pub fn new(count: usize, dir: &Path) -> Result<Self, PipelineError> {
+        if count <= 1 {
+            return Ok(Self::Memory(Vec::new()));
+        }
+        let paths: Vec<PathBuf> = (0..count).map(|p| dir.join(format!("partition-{p:05}.bin"))).collect();
+        let writers = paths
+            .iter()
+            .map(|p| File::create(p).map(BufWriter::new).map_err(|e| io_error(p, e)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self::Spilled { paths, writers })
+    }
+
+    /// Adds a document (documents keep their dataset order within a partition).
+    pub fn push(&mut self, doc: OwnedDocument) -> Result<(), PipelineError> {
+        match self {
+            Self::Memory(docs) => docs.push(doc),
+            Self::Spilled { paths, writers } => {
+                let p = partition_of(doc.doc_id, paths.len());
+                let mut record = Vec::new();
+                put_document(&mut record, &doc);
+                let w = &mut writers[p];
+                w.write_all(&(record.len() as u32).to_le_bytes())
+                    .and_then(|()| w.write_all(&record))
+                    .map_err(|e| io_error(&paths[p], e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes writing and returns the documents of each partition in turn through `each`.
+    pub fn for_each(
+        self,
+        mut each: impl FnMut(Vec<OwnedDocument>) -> Result<(), PipelineError>,
+    ) -> Result<(), PipelineError> {
+        match self {
+            Self::Memory(docs) => each(docs),
+            Self::Spilled { paths, writers } => {
+                for (w, p) in writers.into_iter().zip(&paths) {
+                    w.into_inner()
+                        .map_err(|e| io_error(p, e.into_error()))?
+                        .sync_all()
+                        .map_err(|e| io_error(p, e))?;
+                }
+                for path in &paths {
+                    let mut bytes = Vec::new();
+                    File::open(path)
+                        .and_then(|mut f| f.read_to_end(&mut bytes))
+                        .map_err(|e| io_error(path, e))?;
+                    let mut docs = Vec::new();
+                    let mut rest: &[u8] = &bytes;
+                    while rest.len() >= 4 {
+                        let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                        let record = rest
+                            .get(4..4 + n)
+                            .ok_or_else(|| io_error(path, std::io::ErrorKind::UnexpectedEof.into()))?;
+                        let doc = get_document(&mut Reader::new(record))
+                            .ok_or_else(|| io_error(path, std::io::ErrorKind::InvalidData.into()))?;
+                        docs.push(doc);
+                        rest = &rest[4 + n..];
+                    }
+                    drop(bytes);
+                    std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
+                    each(docs)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
