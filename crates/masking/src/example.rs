@@ -172,6 +172,19 @@ pub enum MaskKind {
     Keep = 3,
 }
 
+/// The masks of one example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masks {
+    /// Token ids with masks applied.
+    pub input_ids: Vec<u32>,
+    /// Sorted, unique masked positions.
+    pub masked_positions: Vec<u16>,
+    /// Original ids at those positions.
+    pub masked_labels: Vec<u32>,
+    /// What was done at each position ([`MaskKind`] as `u8`).
+    pub mask_kinds: Vec<u8>,
+}
+
 /// A masked example, as stored in the examples dataset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaskedExample {

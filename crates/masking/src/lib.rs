@@ -12,7 +12,7 @@ mod synonyms;
 mod vocab;
 
 pub use budget::{Budget, round_half_even};
-pub use example::{Assembled, Instance, MaskKind, MaskedExample, PairType, Segment};
+pub use example::{Assembled, Instance, MaskKind, MaskedExample, Masks, PairType, Segment};
 pub use masker::{MaskStats, Masker};
 pub use pairs::{DocumentRef, Packer, PairStats, pair_instances};
 pub use rng::{KeyedRng, Purpose, keyed_u64, mix64};

@@ -1,7 +1,8 @@
 //! Masking one assembled example: budget, selection, replacement (masking.md sections 6-8).
 
 use crate::budget::Budget;
-use crate::example::{Assembled, MaskKind, MaskedExample, PairType};
+use crate::example::{Assembled, Instance, MaskKind, MaskedExample, Masks};
+use crate::example_key;
 use crate::rng::{KeyedRng, Purpose};
 use crate::select::Selection;
 use crate::synonyms::{SimilarSource, SimilarWords};
@@ -81,17 +82,28 @@ impl Masker {
         &self.vocab
     }
 
-    /// Masks `assembled` for `epoch`; `key` names the example (its document and ordinal).
-    pub fn mask(
-        &self,
-        assembled: &Assembled,
-        doc_id: u64,
-        key: u64,
-        epoch: u32,
-        pair_type: PairType,
-        truncated_tokens: u32,
-        stats: &mut MaskStats,
-    ) -> MaskedExample {
+    /// Assembles and masks a pair-building instance for `epoch`.
+    pub fn mask_instance(&self, instance: &Instance, epoch: u32, stats: &mut MaskStats) -> MaskedExample {
+        let assembled = instance.assemble(self.vocab.cls, self.vocab.sep);
+        let key = example_key(instance.doc_id, instance.ordinal);
+        let masks = self.mask(&assembled, key, epoch, stats);
+        MaskedExample {
+            doc_id: instance.doc_id,
+            key,
+            input_ids: masks.input_ids,
+            token_type_ids: assembled.token_type_ids,
+            word_starts: assembled.word_starts,
+            masked_positions: masks.masked_positions,
+            masked_labels: masks.masked_labels,
+            mask_kinds: masks.mask_kinds,
+            pair_type: instance.pair_type,
+            truncated_tokens: instance.truncated_tokens,
+        }
+    }
+
+    /// Masks an assembled example for `epoch`; `key` names the example. This is also the entry
+    /// point for online re-masking: restore the labels, then mask again with another epoch.
+    pub fn mask(&self, assembled: &Assembled, key: u64, epoch: u32, stats: &mut MaskStats) -> Masks {
         let mut rng = KeyedRng::new(self.seed, Purpose::Mask, epoch, key);
         let words = match self.config.strategy {
             MaskStrategy::Token => (0..assembled.input_ids.len())
@@ -124,17 +136,11 @@ impl Masker {
         for (_, kind) in &chosen {
             stats.kinds[*kind as usize] += 1;
         }
-        MaskedExample {
-            doc_id,
-            key,
+        Masks {
             masked_labels: chosen.iter().map(|(p, _)| assembled.input_ids[*p]).collect(),
             masked_positions: chosen.iter().map(|(p, _)| *p as u16).collect(),
             mask_kinds: chosen.iter().map(|(_, k)| *k as u8).collect(),
             input_ids,
-            token_type_ids: assembled.token_type_ids.clone(),
-            word_starts: assembled.word_starts.clone(),
-            pair_type,
-            truncated_tokens,
         }
     }
 

@@ -165,7 +165,7 @@ proptest! {
         let l = pairs.max_seq_length as usize;
         for inst in &instances {
             let assembled = inst.assemble(vocab.cls, vocab.sep);
-            let ex = masker.mask(&assembled, inst.doc_id, example_key(inst.doc_id, inst.ordinal), epoch, inst.pair_type, inst.truncated_tokens, &mut mstats);
+            let ex = masker.mask_instance(inst, epoch, &mut mstats);
             let n = ex.input_ids.len();
             prop_assert!(n <= l, "length {} > L {}", n, l);
             prop_assert_eq!(ex.input_ids[0], vocab.cls);
@@ -212,8 +212,10 @@ proptest! {
                 }
             }
             // The same key gives the same masks; the next epoch's masks come from another stream.
-            let again = masker.mask(&assembled, inst.doc_id, example_key(inst.doc_id, inst.ordinal), epoch, inst.pair_type, inst.truncated_tokens, &mut MaskStats::default());
+            let again = masker.mask_instance(inst, epoch, &mut MaskStats::default());
             prop_assert_eq!(&again, &ex);
+            let next = masker.mask(&assembled, ex.key, epoch + 1, &mut MaskStats::default());
+            prop_assert_eq!(next.input_ids.len(), n);
         }
         let pair_total: u64 = stats.pair_types.values().sum();
         prop_assert_eq!(pair_total, instances.len() as u64);

@@ -154,3 +154,77 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Runs the outside-consumer check of `tests/python/check_examples.py` on an epoch.
+pub fn python_examples_check(examples: &Path, documents: &Path, extra: &[&str]) {
+    let script = repo().join("tests/python/check_examples.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(examples)
+        .arg("--documents")
+        .arg(documents)
+        .args(extra)
+        .output()
+        .expect("python3 must be installed (scripts/test.sh installs what the tests need)");
+    assert!(
+        out.status.success(),
+        "python examples check failed on {}:\n{}{}",
+        examples.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One row of an examples dataset, as the tests need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExampleRow {
+    pub example_id: u64,
+    pub doc_id: u64,
+    pub input_ids: Vec<u32>,
+    pub masked_positions: Vec<u16>,
+    pub masked_labels: Vec<u32>,
+    pub pair_type: u8,
+}
+
+impl ExampleRow {
+    /// The tokens before masking.
+    pub fn restored(&self) -> Vec<u32> {
+        let mut ids = self.input_ids.clone();
+        for (&p, &l) in self.masked_positions.iter().zip(&self.masked_labels) {
+            ids[p as usize] = l;
+        }
+        ids
+    }
+}
+
+/// Every example of an examples dataset, in manifest (example_id) order.
+pub fn read_examples(dataset: &Path) -> Vec<ExampleRow> {
+    use arrow::array::{AsArray, ListArray};
+    use arrow::datatypes::{UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+    let m = manifest(dataset);
+    let mut rows = Vec::new();
+    for shard in m["shards"].as_array().unwrap() {
+        let file = std::fs::File::open(dataset.join(shard["path"].as_str().unwrap())).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+            let list = |n: &str| -> ListArray { col(n).as_list::<i32>().clone() };
+            let (ids, pos, labels) = (list("input_ids"), list("masked_positions"), list("masked_labels"));
+            for r in 0..batch.num_rows() {
+                rows.push(ExampleRow {
+                    example_id: col("example_id").as_primitive::<UInt64Type>().value(r),
+                    doc_id: col("doc_id").as_primitive::<UInt64Type>().value(r),
+                    input_ids: ids.value(r).as_primitive::<UInt32Type>().values().to_vec(),
+                    masked_positions: pos.value(r).as_primitive::<UInt16Type>().values().to_vec(),
+                    masked_labels: labels.value(r).as_primitive::<UInt32Type>().values().to_vec(),
+                    pair_type: col("pair_type").as_primitive::<UInt8Type>().value(r),
+                });
+            }
+        }
+    }
+    rows
+}

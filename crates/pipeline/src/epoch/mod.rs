@@ -16,7 +16,7 @@ use documents::OwnedDocument;
 use maskforge_config::{PairTask, PipelineConfig};
 use maskforge_masking::{
     Instance, MaskStats, MaskedExample, Masker, Packer, PairStats, Purpose, SimilarWords, SpecialTokenNames,
-    SynonymTable, Vocabulary, example_key, keyed_u64, pair_instances,
+    SynonymTable, Vocabulary, keyed_u64, pair_instances,
 };
 use maskforge_schema::{
     CONFIG_HASH_KEY, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, TOOL_VERSION, VOCAB_FILE,
@@ -163,19 +163,8 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
             instances
                 .par_iter()
                 .map(|inst| {
-                    let assembled = inst.assemble(vocab.cls, vocab.sep);
-                    let key = example_key(inst.doc_id, inst.ordinal);
                     let mut stats = MaskStats::default();
-                    let ex = masker.mask(
-                        &assembled,
-                        inst.doc_id,
-                        key,
-                        epoch,
-                        inst.pair_type,
-                        inst.truncated_tokens,
-                        &mut stats,
-                    );
-                    (ex, stats)
+                    (masker.mask_instance(inst, epoch, &mut stats), stats)
                 })
                 .collect()
         });
