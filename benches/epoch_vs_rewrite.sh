@@ -12,7 +12,8 @@ TARGET=${CARGO_TARGET_DIR:-target}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --quiet --profile "$PROFILE" -p maskforge -p maskforge-pipeline --example rewrite
+cargo build --quiet --profile "$PROFILE" -p maskforge --bin maskforge
+cargo build --quiet --profile "$PROFILE" -p maskforge-pipeline --example rewrite
 BIN="$TARGET/$PROFILE/maskforge"
 REWRITE="$TARGET/$PROFILE/examples/rewrite"
 

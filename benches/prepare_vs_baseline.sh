@@ -17,7 +17,8 @@ FILES=("$CORPORA"/zh/*.txt)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --quiet --profile "$PROFILE" -p maskforge -p maskforge-text --example baseline
+cargo build --quiet --profile "$PROFILE" -p maskforge --bin maskforge
+cargo build --quiet --profile "$PROFILE" -p maskforge-text --example baseline
 BIN="$TARGET/$PROFILE/maskforge"
 BASELINE="$TARGET/$PROFILE/examples/baseline"
 MB=$(du -cb "${FILES[@]}" | tail -1 | awk '{printf "%.1f", $1/1e6}')
@@ -37,7 +38,15 @@ echo "corpus: ${#FILES[@]} files, $MB MB of Chinese text; profile $PROFILE"
 read -r t_base _ < <(measure "$BASELINE" "$VOCAB" "${FILES[@]}")
 read -r t_one rss_one < <(prepare 1 "$WORK/one" "${FILES[@]}")
 read -r t_two _ < <(prepare 2 "$WORK/two" "${FILES[@]}")
-TEN=(); for _ in $(seq 10); do TEN+=("${FILES[@]}"); done
+# Ten distinct copies (inputs matched twice are read once), hard links where possible.
+TEN=()
+for i in $(seq 10); do
+    mkdir -p "$WORK/corpus-$i"
+    for f in "${FILES[@]}"; do
+        ln "$f" "$WORK/corpus-$i/" 2>/dev/null || cp "$f" "$WORK/corpus-$i/"
+        TEN+=("$WORK/corpus-$i/$(basename "$f")")
+    done
+done
 read -r t_ten rss_ten < <(prepare 2 "$WORK/ten" "${TEN[@]}")
 cmp -s "$WORK/one/documents/manifest.json" "$WORK/two/documents/manifest.json" || { echo "1 and 2 threads differ"; exit 1; }
 

@@ -10,16 +10,18 @@ Checks, in order (the first violation ends the run with a message and exit statu
 
 1. manifest.json: schema version, the documents dataset it was built from (manifest hash, config
    hash, tokenizer hash, documents read), config_hash recomputed, vocab.txt size and SHA-256,
-   every shard's existence, size, SHA-256 and row count, balanced shard sizes within each length
-   bin, and the statistics (examples, tokens, masked tokens, mask rate, replacement kinds, pair
+   every shard's existence, size, SHA-256, row count and name, no unlisted `.parquet` file,
+   balanced shard sizes within each length bin (larger first, `example_shards` per bin), and the
+   statistics (examples, tokens, masked tokens, mask rate, replacement kinds, pair
    types, length histogram, bins) recounted from the rows.
 2. The Parquet schema of every shard, column by column (types, non-nullable, list items named
    `item` and non-null), and the footer key-value metadata.
 3. `example_id` dense from 0 in shard order (shards in manifest order).
 4. Per example: lengths agree, first token is the CLS token and the last the SEP token, token
    types, word starts of special tokens and segment starts, masked positions sorted, unique,
-   never on a special token, the kinds (0 = mask token, 3 = unchanged), the mask budget,
-   NSP/SOP labels against pair type and task, the length bin.
+   never on a special token, the kinds (0 = mask token, 3 = unchanged; with the content random
+   pool no random/similar replacement is a markup token), whole words only (every strategy but
+   `token`), the token or word budget, NSP/SOP labels against pair type and task, the length bin.
 5. Labels put back at the masked positions give the unmasked example; its segments are found in
    the documents dataset: A+B (pair type 0) or B+A (2) contiguous in the example's document, or,
    when truncated to the maximum length, A and B in that order with the truncated tokens between;
@@ -308,6 +310,10 @@ def main():
     config_max = int(pairs["max_seq_length"])
     max_predictions = int(masking["max_predictions"])
     content_pool = masking["random_pool"] == "content"
+    # the content pool leaves out markup ([PAD], [unused3], <s>, ...) and empty tokens
+    markup = np.array([(len(t) > 2 and ((t[0] == "[" and t[-1] == "]") or (t[0] == "<" and t[-1] == ">")))
+                       or not t for t in vocab] + [False])
+    whole_words = masking.get("strategy") != "token"
 
     bounds = list(output["length_bins"])
     binned = bool(bounds)
@@ -336,7 +342,17 @@ def main():
             fail(f"{shard['path']}: bin {b} outside the {len(bounds)} bins {bounds}")
         if k and b < shards[k - 1].get("bin", 0):
             fail(f"{shard['path']}: shards are not in bin order")
+        k_in_bin = len(rows_by_bin.get(b, []))
+        expected_path = f"bin-{b:02d}/part-{k_in_bin:05d}.parquet" if binned else f"part-{k_in_bin:05d}.parquet"
+        if shard["path"] != expected_path:
+            fail(f"shard {k} is {shard['path']!r}, expected {expected_path!r}")
         rows_by_bin.setdefault(b, []).append(shard["rows"])
+    listed = {os.path.normpath(s["path"]) for s in shards}
+    for folder_path, _, files in os.walk(root):
+        for f in files:
+            rel = os.path.normpath(os.path.relpath(os.path.join(folder_path, f), root))
+            if f.endswith(".parquet") and rel not in listed:
+                fail(f"{rel} is not listed in the manifest (a reader globbing *.parquet would read it)")
     for b, counts in rows_by_bin.items():
         if max(counts) - min(counts) > 1:
             fail(f"bin {b}: shard row counts {counts} differ by more than 1")
@@ -496,8 +512,8 @@ def main():
         check_masked((kinds != 0) | (shown == mask), f"kind 0 (mask) but the token is not {mask} ({masking['mask_token']!r})")
         check_masked((kinds != 3) | (shown == labels), "kind 3 (keep) but the token differs from the label")
         if content_pool:
-            check_masked(~np.isin(kinds, [1, 2]) | ~np.isin(shown, [cls, sep, mask]),
-                         "a random/similar replacement is a special token (random_pool is 'content')")
+            check_masked(~np.isin(kinds, [1, 2]) | ~markup[np.minimum(shown, vocab_size)],
+                         f"a random/similar replacement is a markup or empty token (random_pool is 'content')")
         found["unchanged_random"] += int(np.sum((kinds == 2) & (shown == labels)))
         found["unchanged_similar"] += int(np.sum((kinds == 1) & (shown == labels)))
 
@@ -537,8 +553,9 @@ def main():
         if not np.array_equal(tt, expected_tt):
             k = int(np.argmax(tt != expected_tt))
             r = int(row_of[k])
-            fail(f"{where(r)}: token_type_ids {tt[o[r]:o[r + 1]].tolist()} (pair_type {pair_type[r]}, first SEP at "
-                 f"{first_sep[r]}): position {index[k]} is {tt[k]}, expected {expected_tt[k]}")
+            fail(f"{where(r)}: token_type_ids[{index[k]}] is {tt[k]}, expected {expected_tt[k]} (pair_type "
+                 f"{pair_type[r]}, {lens[r]} tokens, first SEP at {first_sep[r]}; 0 up to it, then 1 for pairs, "
+                 f"0 throughout for packed sequences)")
         must_start = is_cls | is_sep | (index == 1)
         b_start = o[:-1] + first_sep + 1
         b_start = b_start[~packed]
@@ -550,6 +567,32 @@ def main():
             k = int(np.argmax(must_start & ~ws))
             fail(f"{where(row_of[k])}: word_starts is false at position {index[k]} (a special token or a "
                  f"segment start)")
+
+        # whole words (a word: a flagged token and the unflagged ones after it; special tokens are
+        # flagged, so they are words of their own and never masked)
+        masked_flat = np.zeros(ids.size, dtype=bool)
+        masked_flat[absolute] = True
+        special_flat = is_cls | is_sep
+        if whole_words:
+            word = np.cumsum(ws) - 1
+            size = np.bincount(word)
+            hit = np.bincount(word[masked_flat], minlength=size.size)
+            partial = (hit > 0) & (hit < size)
+            if partial.any():
+                w0 = int(np.argmax(partial))
+                k = int(np.argmax(word == w0))
+                fail(f"{where(row_of[k])}: strategy {masking.get('strategy')!r} masked {hit[w0]} of the {size[w0]} "
+                     f"tokens of the word at position {index[k]} (a whole-word strategy never masks part of a word)")
+        else:
+            word = np.arange(ids.size)
+        if masking["budget_unit"] == "words":
+            first_of_word = np.r_[True, word[1:] != word[:-1]]
+            words_per_row = np.bincount(row_of[first_of_word & ~special_flat], minlength=n)
+            masked_words = np.bincount(row_of[first_of_word & masked_flat], minlength=n)
+            word_limit = np.array([max(1, round(int(x) * float(masking["probability"]))) for x in words_per_row])
+            check_rows(masked_words <= word_limit,
+                       lambda r: f"{masked_words[r]} masked words, the word budget of {words_per_row[r]} words "
+                                 f"is {word_limit[r]}")
 
         # -- 6. Hugging Face MLM labels
         hf_labels = np.full(ids.size, -100, dtype=np.int64)
@@ -735,7 +778,10 @@ def main():
 
 
 def check_datasets(root, shards, sample, total_rows):
-    import datasets  # only with --datasets
+    try:
+        import datasets  # only with --datasets
+    except ImportError:
+        fail("--datasets needs the `datasets` package (python3 -m pip install datasets)")
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()

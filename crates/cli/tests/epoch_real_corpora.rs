@@ -352,6 +352,17 @@ fn epoch_errors_are_clear() {
         err.contains("masking.synonyms") && err.contains("masking.replacement_unit"),
         "{err}"
     );
+    let err = maskforge_err(&[
+        "epoch",
+        &pipeline("quickstart.toml"),
+        "--output",
+        root,
+        "--epoch",
+        "0",
+        "--set",
+        "pairs.sep_token=的",
+    ]);
+    assert!(err.contains("`的` (pairs.sep_token) is an ordinary token"), "{err}");
     // The documents dataset does not care about masking settings: they apply per epoch.
     run(&[
         "epoch",

@@ -243,10 +243,12 @@ pub struct PairsConfig {
     /// Rebuild pairs every epoch (true) or keep epoch 0's pairs and only re-mask (false).
     #[serde(default)]
     pub rebuild_each_epoch: bool,
-    /// SOP with a one-sentence chunk: `strict` splits it at a word boundary, `compat` follows ALBERT.
+    /// SOP with a one-sentence chunk: `strict` splits it at a word boundary, `compat` follows
+    /// ALBERT (a random document as B: pair type `random_doc`, `sop_label` 1).
     #[serde(default)]
     pub single_sentence: SingleSentencePolicy,
-    /// NSP negatives are drawn from data-defined partitions of at least this many documents.
+    /// Documents per data-defined partition (on average between this and twice this): NSP
+    /// negatives are drawn within a partition, and packing restarts at partition boundaries.
     #[serde(default = "default_negative_pool")]
     pub negative_pool: u32,
     /// The token that starts every example.

@@ -201,6 +201,12 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
     if o.example_shards == 0 {
         bad("output.example_shards", "must be positive".into());
     }
+    if o.length_bins.len() > 255 {
+        bad(
+            "output.length_bins",
+            format!("at most 255 bins, got {}", o.length_bins.len()),
+        );
+    }
     if o.length_bins.windows(2).any(|w| w[0] >= w[1]) {
         bad("output.length_bins", "bin bounds must increase".into());
     }

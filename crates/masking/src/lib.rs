@@ -13,7 +13,7 @@ mod vocab;
 
 pub use budget::{Budget, round_half_even};
 pub use example::{Assembled, Instance, MaskKind, MaskedExample, Masks, PairType, Segment};
-pub use masker::{MaskStats, Masker};
+pub use masker::{MaskStats, Masker, SIMILAR_FALLBACKS};
 pub use pairs::{DocumentRef, Packer, PairStats, pair_instances};
 pub use rng::{KeyedRng, Purpose, keyed_u64, mix64};
 pub use synonyms::{SimilarSource, SimilarWords, SynonymTable};
@@ -25,6 +25,14 @@ pub enum MaskingError {
     /// A special token named by the configuration is not in the vocabulary.
     #[error("the vocabulary has no `{token}` ({key})")]
     MissingToken {
+        /// The token.
+        token: String,
+        /// The configuration key naming it.
+        key: &'static str,
+    },
+    /// A token named as special is ordinary text in the vocabulary.
+    #[error("`{token}` ({key}) is an ordinary token of the vocabulary, not a special token")]
+    NotSpecial {
         /// The token.
         token: String,
         /// The configuration key naming it.

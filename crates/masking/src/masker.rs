@@ -8,7 +8,6 @@ use crate::select::Selection;
 use crate::synonyms::{SimilarSource, SimilarWords};
 use crate::vocab::Vocabulary;
 use maskforge_config::{MaskStrategy, MaskingConfig, ReplacementUnit};
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Statistics of masking, summed over examples.
@@ -22,11 +21,16 @@ pub struct MaskStats {
     pub masked_tokens: u64,
     /// Positions by kind: mask, similar, random, keep.
     pub kinds: [u64; 4],
-    /// Masking units by their length in words.
-    pub ngram_lengths: BTreeMap<usize, u64>,
-    /// Similar-word replacements that fell back, by reason.
-    pub similar_fallbacks: BTreeMap<&'static str, u64>,
+    /// Masking units by their length in words (index = words; units are at most 16 words).
+    pub ngram_lengths: [u64; 17],
+    /// Similar-word replacements that fell back, by reason ([`SIMILAR_FALLBACKS`] order).
+    pub similar_fallbacks: [u64; 3],
 }
+
+/// Names of the similar-word fallbacks, in the order of [`MaskStats::similar_fallbacks`]:
+/// a random lexicon word of the same token length; random tokens for a word that is not CJK;
+/// random tokens when no word of that length exists.
+pub const SIMILAR_FALLBACKS: [&str; 3] = ["lexicon_word", "non_cjk_random", "random_tokens"];
 
 impl MaskStats {
     /// Adds another count into this one.
@@ -37,11 +41,11 @@ impl MaskStats {
         for (a, b) in self.kinds.iter_mut().zip(other.kinds) {
             *a += b;
         }
-        for (k, v) in &other.ngram_lengths {
-            *self.ngram_lengths.entry(*k).or_default() += v;
+        for (a, b) in self.ngram_lengths.iter_mut().zip(other.ngram_lengths) {
+            *a += b;
         }
-        for (k, v) in &other.similar_fallbacks {
-            *self.similar_fallbacks.entry(k).or_default() += v;
+        for (a, b) in self.similar_fallbacks.iter_mut().zip(other.similar_fallbacks) {
+            *a += b;
         }
     }
 }
@@ -124,7 +128,7 @@ impl Masker {
         let mut input_ids = assembled.input_ids.clone();
         let mut chosen: Vec<(usize, MaskKind)> = Vec::new();
         for unit in &units {
-            *stats.ngram_lengths.entry(unit.len()).or_default() += 1;
+            stats.ngram_lengths[unit.len().min(16)] += 1;
             for word in unit {
                 self.replace_word(word.clone(), &mut input_ids, &mut chosen, &mut rng, stats);
             }
@@ -191,19 +195,19 @@ impl Masker {
             MaskKind::Keep => {}
             MaskKind::Random => ids[span].iter_mut().for_each(|t| *t = self.vocab.random_token(rng)),
             MaskKind::Similar => {
-                let mut fallback = |reason: &'static str| *stats.similar_fallbacks.entry(reason).or_default() += 1;
+                let mut fallback = |reason: usize| stats.similar_fallbacks[reason] += 1;
                 if !ids[span.clone()].iter().all(|&t| self.vocab.is_cjk(t)) {
-                    fallback("non_cjk_random");
+                    fallback(1);
                 } else {
                     match self.similar.as_ref().and_then(|s| s.pick(&ids[span.clone()], rng)) {
                         Some((word, source)) => {
                             if source == SimilarSource::Lexicon {
-                                fallback("lexicon_word");
+                                fallback(0);
                             }
                             ids[span].copy_from_slice(&word);
                             return MaskKind::Similar;
                         }
-                        None => fallback("random_tokens"),
+                        None => fallback(2),
                     }
                 }
                 return self.apply(MaskKind::Random, span, ids, rng, stats);

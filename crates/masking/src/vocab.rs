@@ -62,6 +62,17 @@ impl Vocabulary {
             id(&names.mask, "masking.mask_token")?,
         );
         let mut special: Vec<bool> = tokens.iter().map(|t| looks_special(t)).collect();
+        for (&id, key) in [cls, sep, mask]
+            .iter()
+            .zip(["pairs.cls_token", "pairs.sep_token", "masking.mask_token"])
+        {
+            if !special[id as usize] && !declared_special.contains(&id) {
+                return Err(MaskingError::NotSpecial {
+                    token: tokens[id as usize].clone(),
+                    key,
+                });
+            }
+        }
         for &s in declared_special.iter().chain([cls, sep, mask].iter()) {
             if let Some(flag) = special.get_mut(s as usize) {
                 *flag = true;

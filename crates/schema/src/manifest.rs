@@ -119,7 +119,7 @@ pub struct EpochStats {
     /// Masked positions by replacement kind (`mask`, `similar`, `random`, `keep`).
     pub replacement: BTreeMap<String, u64>,
     /// Masking units by their length in words (`"1"`, `"2"`, ...).
-    pub ngram_lengths: BTreeMap<String, u64>,
+    pub ngram_lengths: BTreeMap<u32, u64>,
     /// Examples by pair type (`next`, `random_doc`, `swapped`, `none`).
     pub pair_types: BTreeMap<String, u64>,
     /// Chunks of a single sentence (NSP always pairs them with a random document).
@@ -131,7 +131,7 @@ pub struct EpochStats {
     /// Similar-word replacements that fell back, by reason.
     pub similar_fallbacks: BTreeMap<String, u64>,
     /// Examples by length, keyed by the upper bound of 64-token buckets (`"64"`, `"128"`, ...).
-    pub length_histogram: BTreeMap<String, u64>,
+    pub length_histogram: BTreeMap<u32, u64>,
     /// Examples by length bin (only with length bins).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bins: BTreeMap<String, u64>,

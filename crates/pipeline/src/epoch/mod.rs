@@ -15,7 +15,7 @@ use crate::{PipelineError, dataset, resources};
 use documents::OwnedDocument;
 use maskforge_config::{PairTask, PipelineConfig};
 use maskforge_masking::{
-    Instance, MaskStats, MaskedExample, Masker, Packer, PairStats, Purpose, SimilarWords, SpecialTokenNames,
+    Instance, MaskStats, Masker, Packer, PairStats, Purpose, SIMILAR_FALLBACKS, SimilarWords, SpecialTokenNames,
     SynonymTable, Vocabulary, keyed_u64, pair_instances,
 };
 use maskforge_schema::{
@@ -79,11 +79,18 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let documents_dir = root.join("documents");
     let (documents_manifest, manifest_bytes) = handle.block_on(documents::read_manifest(&documents_dir))?;
     let processor = handle.block_on(resources::load_text_processor(config))?;
-    let (_, documents_hash) = dataset::documents_config(config, &processor);
-    if documents_manifest.config_hash != documents_hash {
+    let (current, _) = dataset::documents_config(config, &processor);
+    let differing: Vec<&str> = ["sources", "text", "tokenizer_hash", "dictionary_hash"]
+        .into_iter()
+        .filter(|k| documents_manifest.config.get(*k) != current.get(*k))
+        .collect();
+    if !differing.is_empty() {
         return Err(PipelineError::input(
             &documents_dir.url(),
-            "the documents were prepared with another text or source configuration (config hash differs); run prepare again",
+            format!(
+                "the documents were prepared with another text or source configuration ({} differ); run prepare again",
+                differing.join(", ")
+            ),
         ));
     }
     let tokenizer = processor.tokenizer();
@@ -121,6 +128,8 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         .tempdir()
         .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?;
 
+    let started = std::time::Instant::now();
+    let phase = |name: &str| log::debug!("epoch {epoch}: {name} done at {:.2}s", started.elapsed().as_secs_f64());
     // 1. Documents into partitions.
     options
         .progress
@@ -148,6 +157,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     }
     options.progress.end();
 
+    phase("reading documents");
     // 2. Pairs and masks per partition, ranked into the external sort.
     let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
     let binned = !config.output.length_bins.is_empty();
@@ -159,37 +169,41 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     partitions.for_each(|docs| {
         let instances = pool.install(|| build_instances(&docs, config, pair_epoch, vocab.sep, &mut pair_stats));
         drop(docs);
-        let masked: Vec<(MaskedExample, MaskStats)> = pool.install(|| {
+        // Masking, ranking and encoding run in parallel; the sort does not care about order.
+        let ranked: Vec<(SortKey, Vec<u8>, usize, MaskStats)> = pool.install(|| {
             instances
                 .par_iter()
                 .map(|inst| {
                     let mut stats = MaskStats::default();
-                    (masker.mask_instance(inst, epoch, &mut stats), stats)
+                    let example = masker.mask_instance(inst, epoch, &mut stats);
+                    let length = example.input_ids.len();
+                    let bin = if binned { bins.of(length) } else { 0 };
+                    let rank = keyed_u64(config.seed, Purpose::Shuffle, epoch, example.key);
+                    let mut payload = Vec::with_capacity(length * 10 + 64);
+                    codec::put_example(&mut payload, &example);
+                    (
+                        SortKey {
+                            bin,
+                            rank,
+                            key: example.key,
+                        },
+                        payload,
+                        length,
+                        stats,
+                    )
                 })
                 .collect()
         });
-        for (example, stats) in masked {
+        for (key, payload, length, stats) in ranked {
             mask_stats.merge(&stats);
-            let bin = if binned { bins.of(example.input_ids.len()) } else { 0 };
-            bin_counts[bin as usize] += 1;
-            *lengths
-                .entry((example.input_ids.len() as u32).div_ceil(64) * 64)
-                .or_default() += 1;
-            let rank = keyed_u64(config.seed, Purpose::Shuffle, epoch, example.key);
-            let mut payload = Vec::with_capacity(example.input_ids.len() * 6 + 64);
-            codec::put_example(&mut payload, &example);
-            sorter.push(
-                SortKey {
-                    bin,
-                    rank,
-                    key: example.key,
-                },
-                payload,
-            )?;
+            bin_counts[key.bin as usize] += 1;
+            *lengths.entry((length as u32).div_ceil(64) * 64).or_default() += 1;
+            sorter.push(key, payload)?;
         }
         Ok(())
     })?;
 
+    phase("pairs, masks and ranks");
     // 3. Balanced shards in the shuffled order.
     let shard_options = ShardOptions {
         zstd_level: config.output.zstd_level,
@@ -201,9 +215,8 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     };
     let nsp = config.pairs.task == PairTask::Nsp;
     let sop = config.pairs.task == PairTask::Sop;
-    let mut writer = ExamplesWriter::new(&dataset, &handle, shard_options, binned, nsp, sop);
-    let mut sorted = sorter.finish()?;
-    let mut example_id = 0u64;
+    let writer = ExamplesWriter::new(shard_options, binned, nsp, sop);
+    let mut jobs: Vec<(String, Option<u8>, u64)> = Vec::new();
     for (bin, &count) in bin_counts.iter().enumerate() {
         if binned && count == 0 {
             continue;
@@ -214,25 +227,56 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
             } else {
                 format!("part-{k:05}.parquet")
             };
-            writer.shard(path, binned.then_some(bin as u8), rows, || {
+            jobs.push((path, binned.then_some(bin as u8), rows));
+        }
+    }
+    // Shards are filled in order from the merge, then encoded a wave of `threads` at a time.
+    let mut sorted = sorter.finish()?;
+    let mut example_id = 0u64;
+    let mut written = Vec::with_capacity(jobs.len());
+    for wave in jobs.chunks(pool.current_num_threads()) {
+        let mut filled = Vec::with_capacity(wave.len());
+        for (path, bin, rows) in wave {
+            let mut placed = Vec::with_capacity(*rows as usize);
+            for _ in 0..*rows {
                 let (key, payload) = sorted.next().ok_or_else(|| {
                     PipelineError::Internal("the shuffle returned fewer examples than it was given".into())
                 })??;
                 let example = codec::get_example(&mut codec::Reader::new(&payload))
                     .ok_or_else(|| PipelineError::Internal("a spilled example cannot be decoded".into()))?;
-                let placed = Placed {
+                placed.push(Placed {
                     example_id,
                     bin: key.bin,
                     example,
-                };
+                });
                 example_id += 1;
-                Ok(placed)
-            })?;
+            }
+            filled.push((path, *bin, placed));
+        }
+        let encoded: Vec<Result<(maskforge_schema::ShardEntry, bytes::Bytes), PipelineError>> = pool.install(|| {
+            filled
+                .par_iter()
+                .map(|(path, bin, rows)| writer.encode(path, *bin, rows))
+                .collect()
+        });
+        for result in encoded {
+            let (entry, bytes) = result?;
+            handle.block_on(dataset.join(&entry.path).write(bytes))?;
+            written.push(entry);
         }
     }
 
+    phase("writing shards");
     // 4. The vocabulary and the manifest, last.
-    let vocab_text = tokenizer.vocabulary().join("\n") + "\n";
+    let tokens = tokenizer.vocabulary();
+    if let Some(bad) = tokens.iter().find(|t| t.contains(['\n', '\r'])) {
+        return Err(PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: config.text.tokenizer.path.clone(),
+            message: format!("token {bad:?} contains a line break and cannot be stored in vocab.txt"),
+        });
+    }
+    let vocab_text = tokens.join("\n") + "\n";
     let vocab_entry = VocabEntry {
         path: VOCAB_FILE.to_owned(),
         size: vocab.len() as u64,
@@ -257,7 +301,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         tokenizer_hash: tokenizer.hash().to_owned(),
         synonyms_hash: synonyms_hash.clone(),
         vocab: vocab_entry,
-        shards: writer.written,
+        shards: written,
         stats,
     };
     handle.block_on(async {
@@ -395,17 +439,21 @@ fn epoch_stats(
             .zip(masks.kinds)
             .map(|(n, c)| ((*n).to_owned(), c))
             .collect(),
-        ngram_lengths: masks.ngram_lengths.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ngram_lengths: (1..masks.ngram_lengths.len())
+            .filter(|&n| masks.ngram_lengths[n] > 0)
+            .map(|n| (n as u32, masks.ngram_lengths[n]))
+            .collect(),
         pair_types: pairs.pair_types.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
         single_sentence_chunks: pairs.single_sentence_chunks,
         truncated_examples: pairs.truncated_examples,
         truncated_tokens: pairs.truncated_tokens,
-        similar_fallbacks: masks
-            .similar_fallbacks
+        similar_fallbacks: SIMILAR_FALLBACKS
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
+            .zip(masks.similar_fallbacks)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| ((*k).to_owned(), n))
             .collect(),
-        length_histogram: lengths.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        length_histogram: lengths.clone(),
         bins: bins
             .map(|b| b.iter().enumerate().map(|(i, n)| (i.to_string(), *n)).collect())
             .unwrap_or_default(),

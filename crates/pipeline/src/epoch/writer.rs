@@ -7,11 +7,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use maskforge_masking::MaskedExample;
 use maskforge_schema::ShardEntry;
-use maskforge_store::{Location, ShardEncoder, ShardOptions, sha256_hex};
+use maskforge_store::{ShardEncoder, ShardOptions, sha256_hex};
 use std::sync::Arc;
-use tokio::runtime::Handle;
 
 /// The rows of each shard of a bin with `n` examples in `shards` shards.
 pub fn balanced(n: u64, shards: u32) -> Vec<u64> {
@@ -29,79 +29,45 @@ pub struct Placed {
     pub example: MaskedExample,
 }
 
-/// Writes one shard after another.
-pub struct ExamplesWriter<'a> {
-    dataset: &'a Location,
-    handle: &'a Handle,
+/// Encodes shards of examples; shareable across threads, so shards encode in parallel.
+pub struct ExamplesWriter {
     options: ShardOptions,
     schema: SchemaRef,
     with_bin: bool,
     nsp: bool,
     sop: bool,
-    row_group_rows: usize,
-    /// Shards written.
-    pub written: Vec<ShardEntry>,
 }
 
-impl<'a> ExamplesWriter<'a> {
-    /// A writer into `dataset`; `nsp`/`sop` decide which label columns apply.
-    pub fn new(
-        dataset: &'a Location,
-        handle: &'a Handle,
-        options: ShardOptions,
-        with_bin: bool,
-        nsp: bool,
-        sop: bool,
-    ) -> Self {
-        let row_group_rows = options.row_group_rows;
+impl ExamplesWriter {
+    /// A writer; `nsp`/`sop` decide which label columns apply.
+    pub fn new(options: ShardOptions, with_bin: bool, nsp: bool, sop: bool) -> Self {
         Self {
-            dataset,
-            handle,
             options,
             schema: maskforge_schema::examples::schema(with_bin),
             with_bin,
             nsp,
             sop,
-            row_group_rows,
-            written: Vec::new(),
         }
     }
 
-    /// Writes shard `path` with `rows` examples taken from `next`.
-    pub fn shard(
-        &mut self,
-        path: String,
-        bin: Option<u8>,
-        rows: u64,
-        mut next: impl FnMut() -> Result<Placed, PipelineError>,
-    ) -> Result<(), PipelineError> {
-        let mut encoder = ShardEncoder::new(&path, self.schema.clone(), &self.options)?;
-        let mut pending = Vec::new();
-        let mut left = rows;
-        while left > 0 || !pending.is_empty() {
-            if left > 0 {
-                pending.push(next()?);
-                left -= 1;
-            }
-            if pending.len() == self.row_group_rows || (left == 0 && !pending.is_empty()) {
-                encoder.write(&self.batch(&pending)?)?;
-                pending.clear();
-            }
+    /// Encodes shard `path` of `rows`; returns its manifest entry and bytes.
+    pub fn encode(&self, path: &str, bin: Option<u8>, rows: &[Placed]) -> Result<(ShardEntry, Bytes), PipelineError> {
+        let mut encoder = ShardEncoder::new(path, self.schema.clone(), &self.options)?;
+        for chunk in rows.chunks(self.options.row_group_rows.max(1)) {
+            encoder.write(&self.batch(chunk)?)?;
         }
-        if rows == 0 {
+        if rows.is_empty() {
             encoder.write(&self.batch(&[])?)?;
         }
         let bytes = encoder.finish()?;
         let entry = ShardEntry {
-            path: path.clone(),
-            rows,
+            path: path.to_owned(),
+            rows: rows.len() as u64,
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
             bin,
         };
-        self.handle.block_on(self.dataset.join(&path).write(bytes))?;
-        self.written.push(entry);
-        Ok(())
+        Ok((entry, bytes))
     }
 
     fn batch(&self, rows: &[Placed]) -> Result<RecordBatch, PipelineError> {
