@@ -66,19 +66,31 @@ fn ngrams(words: &[Range<usize>], weights: &[f64], budget: &mut Budget, rng: &mu
             break;
         }
         let available = weights.len().min(words.len() - start);
-        let mut n = rng.weighted(&weights[..available]) + 1;
-        while n > 1 && !budget.fits(n, tokens(&words[start..start + n])) {
-            n -= 1;
-        }
-        let span = start..start + n;
-        if !budget.fits(n, tokens(&words[span.clone()])) || covered[span.clone()].iter().any(|c| *c) {
-            continue;
-        }
-        budget.take(n, tokens(&words[span.clone()]));
-        covered[span.clone()].iter_mut().for_each(|c| *c = true);
-        units.push(words[span].to_vec());
+        let n = rng.weighted(&weights[..available]) + 1;
+        units.extend(take_span(words, start, n, &mut covered, budget));
     }
     units
+}
+
+/// Takes `words[start..start + n]`, shrinking `n` while it overflows the budget; `None` when
+/// even one word overflows or the span overlaps a word already taken.
+fn take_span(
+    words: &[Range<usize>],
+    start: usize,
+    mut n: usize,
+    covered: &mut [bool],
+    budget: &mut Budget,
+) -> Option<Unit> {
+    while n > 1 && !budget.fits(n, tokens(&words[start..start + n])) {
+        n -= 1;
+    }
+    let span = start..start + n;
+    if !budget.fits(n, tokens(&words[span.clone()])) || covered[span.clone()].iter().any(|c| *c) {
+        return None;
+    }
+    budget.take(n, tokens(&words[span.clone()]));
+    covered[span.clone()].iter_mut().for_each(|c| *c = true);
+    Some(words[span].to_vec())
 }
 
 /// MacBERT as its author describes it: walk left to right drawing `n`, cut the words into units,
@@ -115,17 +127,8 @@ fn spans(words: &[Range<usize>], max_n: usize, p: f64, budget: &mut Budget, rng:
     while !budget.exhausted() && !words.is_empty() && attempts < 10 * words.len() {
         attempts += 1;
         let start = rng.below(words.len());
-        let mut n = rng.geometric(p).min(max_n.max(1)).min(words.len() - start);
-        while n > 1 && !budget.fits(n, tokens(&words[start..start + n])) {
-            n -= 1;
-        }
-        let span = start..start + n;
-        if !budget.fits(n, tokens(&words[span.clone()])) || covered[span.clone()].iter().any(|c| *c) {
-            continue;
-        }
-        budget.take(n, tokens(&words[span.clone()]));
-        covered[span.clone()].iter_mut().for_each(|c| *c = true);
-        units.push(words[span].to_vec());
+        let n = rng.geometric(p).min(max_n.max(1)).min(words.len() - start);
+        units.extend(take_span(words, start, n, &mut covered, budget));
     }
     units
 }
