@@ -30,14 +30,14 @@ pub enum StoreError {
         url: String,
     },
     /// The store reported an error.
-    #[error("{operation} {url}: {source}")]
+    #[error("{operation} {url}: {message}")]
     Store {
         /// What was being done.
         operation: &'static str,
         /// Where.
         url: String,
-        /// The cause.
-        source: object_store::Error,
+        /// The cause, with any credential from the environment replaced by `***`.
+        message: String,
     },
     /// Parquet encoding failed.
     #[error("writing Parquet shard {name}: {source}")]
@@ -47,4 +47,29 @@ pub enum StoreError {
         /// The cause.
         source: parquet::errors::ParquetError,
     },
+}
+
+/// Environment variables whose values are secrets and must never appear in a message.
+const SECRET_VARIABLES: [&str; 8] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_STORAGE_SAS_KEY",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+];
+
+/// `text` with the value of every secret environment variable replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_owned();
+    for name in SECRET_VARIABLES {
+        if let Ok(value) = std::env::var(name)
+            && value.len() >= 4
+        {
+            out = out.replace(&value, "***");
+        }
+    }
+    out
 }

@@ -32,6 +32,46 @@ fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
     STORES.get_or_init(Default::default)
 }
 
+/// Host and port of a URL, without any user name or password.
+fn authority(url: &Url) -> String {
+    match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// One client per remote store (scheme and authority), shared by every location in it.
+fn remote_store(url: &Url) -> Result<Arc<dyn ObjectStore>, String> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    let key = format!("{}://{}", url.scheme(), authority(url));
+    let mut stores = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| "store registry poisoned".to_owned())?;
+    if let Some(store) = stores.get(&key) {
+        return Ok(store.clone());
+    }
+    let store = build_remote(url, &key).map_err(|e| crate::redact(&e.to_string()))?;
+    stores.insert(key, store.clone());
+    Ok(store)
+}
+
+/// Builds a client from the cloud's standard environment: `AWS_*` (with `AWS_ENDPOINT_URL` and
+/// `AWS_ALLOW_HTTP` for S3-compatible servers; path-style requests), `GOOGLE_*`, `AZURE_*`.
+/// Transient errors are retried with exponential backoff (object_store's retry policy).
+fn build_remote(url: &Url, store_url: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::azure::MicrosoftAzureBuilder;
+    use object_store::gcp::GoogleCloudStorageBuilder;
+    use object_store::http::HttpBuilder;
+    Ok(match url.scheme() {
+        "s3" | "s3a" => Arc::new(AmazonS3Builder::from_env().with_url(store_url).build()?),
+        "gs" => Arc::new(GoogleCloudStorageBuilder::from_env().with_url(store_url).build()?),
+        "az" | "abfs" | "abfss" => Arc::new(MicrosoftAzureBuilder::from_env().with_url(store_url).build()?),
+        _ => Arc::new(HttpBuilder::new().with_url(store_url).build()?),
+    })
+}
+
 impl Location {
     /// Parses a plain path (relative to the working directory), `file://`, or `memory://`.
     pub fn parse(location: &str) -> Result<Self, StoreError> {
@@ -65,8 +105,15 @@ impl Location {
                 let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
                 Ok(Self { store, base, path })
             }
+            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "http" | "https" => {
+                let store = remote_store(&url).map_err(invalid)?;
+                let base = Url::parse(&format!("{}://{}", url.scheme(), authority(&url)))
+                    .map_err(|e| invalid(e.to_string()))?;
+                let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
+                Ok(Self { store, base, path })
+            }
             other => Err(invalid(format!(
-                "unsupported scheme `{other}://` (supported: file://, memory://, plain paths)"
+                "unsupported scheme `{other}://` (supported: plain paths, file://, s3://, gs://, az://, http(s):// for reading, memory://)"
             ))),
         }
     }
@@ -121,13 +168,14 @@ impl Location {
         &self.path
     }
 
-    fn error(&self, operation: &'static str, source: object_store::Error) -> StoreError {
+    /// The error of `operation` failing here; a missing object is [`StoreError::NotFound`].
+    pub(crate) fn error(&self, operation: &'static str, source: object_store::Error) -> StoreError {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { url: self.url() },
             source => StoreError::Store {
                 operation,
                 url: self.url(),
-                source,
+                message: crate::redact(&source.to_string()),
             },
         }
     }

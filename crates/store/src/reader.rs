@@ -26,14 +26,7 @@ impl StreamingReader {
     pub fn open(location: &Location, handle: Handle, bytes_read: Arc<AtomicU64>) -> Result<Self, StoreError> {
         let result = handle
             .block_on(location.store().get(location.path()))
-            .map_err(|e| match e {
-                object_store::Error::NotFound { .. } => StoreError::NotFound { url: location.url() },
-                source => StoreError::Store {
-                    operation: "reading",
-                    url: location.url(),
-                    source,
-                },
-            })?;
+            .map_err(|e| location.error("reading", e))?;
         Ok(Self {
             handle,
             stream: result.into_stream(),
@@ -53,7 +46,10 @@ impl Read for StreamingReader {
                     self.bytes_read.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     self.chunk = chunk;
                 }
-                Some(Err(e)) => return Err(std::io::Error::other(format!("reading {}: {e}", self.url))),
+                Some(Err(e)) => {
+                    let message = crate::redact(&e.to_string());
+                    return Err(std::io::Error::other(format!("reading {}: {message}", self.url)));
+                }
             }
         }
         let n = buf.len().min(self.chunk.len());

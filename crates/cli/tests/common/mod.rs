@@ -46,8 +46,14 @@ pub fn chinese_vocab() -> String {
 
 /// Runs `maskforge ARGS` and returns its output.
 pub fn maskforge(args: &[&str]) -> Output {
+    maskforge_env(args, &[])
+}
+
+/// Runs `maskforge ARGS` with extra environment variables.
+pub fn maskforge_env(args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_maskforge"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("run maskforge")
 }
