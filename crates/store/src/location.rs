@@ -6,7 +6,10 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+/// Objects larger than this are uploaded in parts of this size (S3 allows 10,000 parts of 5 MiB to 5 GiB).
+pub const MULTIPART_THRESHOLD: usize = 32 << 20;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use url::Url;
@@ -194,12 +197,28 @@ impl Location {
             .map_err(|e| self.error("reading", e))
     }
 
-    /// Writes the object in one atomic put: readers see the old object or the whole new one.
+    /// Writes the object atomically: readers see the old object or the whole new one. Objects
+    /// over [`MULTIPART_THRESHOLD`] go up as a multipart upload in parts of that size.
     pub async fn write(&self, bytes: Bytes) -> Result<(), StoreError> {
-        self.store
-            .put(&self.path, PutPayload::from(bytes))
+        self.write_in_parts(bytes, MULTIPART_THRESHOLD).await
+    }
+
+    async fn write_in_parts(&self, bytes: Bytes, part_size: usize) -> Result<(), StoreError> {
+        if bytes.len() <= part_size {
+            self.store
+                .put(&self.path, PutPayload::from(bytes))
+                .await
+                .map_err(|e| self.error("writing", e))?;
+            return Ok(());
+        }
+        let upload = self
+            .store
+            .put_multipart(&self.path)
             .await
             .map_err(|e| self.error("writing", e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size);
+        writer.put(bytes);
+        writer.finish().await.map_err(|e| self.error("writing", e))?;
         Ok(())
     }
 
@@ -293,5 +312,20 @@ mod tests {
         again.delete().await.unwrap();
         assert!(again.head().await.unwrap().is_none());
         assert!(matches!(again.read().await, Err(StoreError::NotFound { .. })));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn multipart_writes_read_back_whole() {
+        let data: Vec<u8> = (0..(12u32 << 20)).map(|i| (i % 251) as u8).collect();
+        for location in [Location::parse("memory://multipart/x.bin").unwrap(), {
+            let dir = tempfile::tempdir().unwrap().keep();
+            Location::parse(dir.join("x.bin").to_str().unwrap()).unwrap()
+        }] {
+            location
+                .write_in_parts(Bytes::from(data.clone()), 5 << 20)
+                .await
+                .unwrap();
+            assert_eq!(location.read().await.unwrap().as_ref(), data.as_slice());
+        }
     }
 }
