@@ -13,8 +13,22 @@ fn run(args: &[&str]) {
     maskforge_ok(args);
 }
 
-fn stats(dir: &Path) -> serde_json::Value {
-    manifest(dir)["stats"].clone()
+/// `maskforge run PIPELINE --input CORPUS` into a folder of `root`; the stats of its epoch 0.
+fn epoch_stats(root: &Path, pipeline_name: &str, corpus_file: &str, extra: &[&str]) -> serde_json::Value {
+    let out = root.join(pipeline_name);
+    let (pipeline, input) = (pipeline(pipeline_name), corpus(corpus_file));
+    let mut args = vec![
+        "run",
+        pipeline.as_str(),
+        "--input",
+        input.as_str(),
+        "--output",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    run(&args);
+    manifest(&out.join("epochs/0"))["stats"].clone()
 }
 
 fn n(v: &serde_json::Value) -> f64 {
@@ -103,17 +117,7 @@ fn statistics_on_real_corpora_are_within_tolerance() {
     let out = tempfile::tempdir().unwrap();
     let root = out.path();
     // RoBERTa token masking on English: mask rate and the 80/10/10 mix.
-    let roberta = root.join("roberta");
-    run(&[
-        "run",
-        &pipeline("roberta-en.toml"),
-        "--input",
-        &corpus("en/brown.txt"),
-        "--output",
-        roberta.to_str().unwrap(),
-        "--quiet",
-    ]);
-    let s = stats(&roberta.join("epochs/0"));
+    let s = epoch_stats(root, "roberta-en.toml", "en/brown.txt", &[]);
     let masked = n(&s["masked_tokens"]);
     let (rate, mask, random, keep) = (
         n(&s["mask_rate"]),
@@ -131,20 +135,12 @@ fn statistics_on_real_corpora_are_within_tolerance() {
     // ALBERT n-grams: the 1/n histogram (6/11, 3/11, 2/11), distorted only by budget shrinking.
     // ALBERT's own budget (20 of 512 tokens) shrinks many n-grams at the cap; a budget of 80
     // leaves the weights visible.
-    let albert = root.join("albert");
-    let budget = "masking.max_predictions=80";
-    run(&[
-        "run",
-        &pipeline("albert-sop.toml"),
-        "--input",
-        &corpus("en/kjv.txt"),
-        "--output",
-        albert.to_str().unwrap(),
-        "--set",
-        budget,
-        "--quiet",
-    ]);
-    let s = stats(&albert.join("epochs/0"));
+    let s = epoch_stats(
+        root,
+        "albert-sop.toml",
+        "en/kjv.txt",
+        &["--set", "masking.max_predictions=80"],
+    );
     let h = &s["ngram_lengths"];
     let units = n(&h["1"]) + n(&h["2"]) + n(&h["3"]);
     let shares = [n(&h["1"]) / units, n(&h["2"]) / units, n(&h["3"]) / units];
@@ -166,17 +162,7 @@ fn statistics_on_real_corpora_are_within_tolerance() {
     assert!((swap_rate - 0.5).abs() < 0.03, "swap rate {swap_rate}");
 
     // BERT NSP: random next for half of the multi-sentence chunks and all single-sentence chunks.
-    let bert = root.join("bert");
-    run(&[
-        "run",
-        &pipeline("bert-nsp-en.toml"),
-        "--input",
-        &corpus("en/fortunes.txt"),
-        "--output",
-        bert.to_str().unwrap(),
-        "--quiet",
-    ]);
-    let s = stats(&bert.join("epochs/0"));
+    let s = epoch_stats(root, "bert-nsp-en.toml", "en/fortunes.txt", &[]);
     let (random_doc, total, single) = (
         n(&s["pair_types"]["random_doc"]),
         n(&s["examples"]),
@@ -196,17 +182,7 @@ fn statistics_on_real_corpora_are_within_tolerance() {
     assert!((wwm_rate - 0.15).abs() < 0.02, "whole-word mask rate {wwm_rate}");
 
     // MacBERT: no [MASK] at all; similar words where the table has them, every fallback counted.
-    let mac = root.join("macbert");
-    run(&[
-        "run",
-        &pipeline("macbert-zh.toml"),
-        "--input",
-        &corpus("zh/fortunes-zh.txt"),
-        "--output",
-        mac.to_str().unwrap(),
-        "--quiet",
-    ]);
-    let s = stats(&mac.join("epochs/0"));
+    let s = epoch_stats(root, "macbert-zh.toml", "zh/fortunes-zh.txt", &[]);
     let h = &s["ngram_lengths"];
     let units: f64 = (1..=4).map(|k| n(&h[k.to_string()])).sum();
     eprintln!(
