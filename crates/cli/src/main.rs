@@ -5,7 +5,7 @@ mod progress;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use maskforge_config::{Overrides, PipelineConfig};
-use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, prepare, run_epoch};
+use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, Workers, prepare, run_epoch};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,6 +74,13 @@ struct JobArgs {
     /// Print only warnings and errors.
     #[arg(long)]
     quiet: bool,
+    /// Number of worker processes sharing the job (default: $SLURM_ARRAY_TASK_COUNT, else 1).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// This worker's index, 0..N (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN,
+    /// else $JOB_COMPLETION_INDEX, else 0).
+    #[arg(long, value_name = "I")]
+    worker_index: Option<usize>,
 }
 
 impl JobArgs {
@@ -84,6 +91,37 @@ impl JobArgs {
             set: self.set.clone(),
         };
         Ok(maskforge_config::load(&self.pipeline, &overrides)?)
+    }
+
+    /// This process's share, from the flags or the scheduler's environment.
+    fn workers(&self) -> Result<Workers> {
+        let env = |name: &str| -> Result<Option<usize>> {
+            match std::env::var(name) {
+                Ok(v) => Ok(Some(
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("${name}={v} is not a number"))?,
+                )),
+                Err(_) => Ok(None),
+            }
+        };
+        let count = match self.workers {
+            Some(n) => n,
+            None => env("SLURM_ARRAY_TASK_COUNT")?.unwrap_or(1),
+        };
+        let index = match self.worker_index {
+            Some(i) => i,
+            None => match env("SLURM_ARRAY_TASK_ID")? {
+                Some(id) => id - env("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0).min(id),
+                None => env("JOB_COMPLETION_INDEX")?.unwrap_or(0),
+            },
+        };
+        anyhow::ensure!(count >= 1, "--workers must be at least 1");
+        anyhow::ensure!(
+            index < count,
+            "worker index {index} is not below the number of workers {count}"
+        );
+        Ok(Workers { count, index })
     }
 
     fn threads(&self) -> usize {
@@ -115,8 +153,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Prepare(job) => {
             run_prepare(&job.load()?, &job)?;
         }
-        Command::Epoch { job, epoch } => run_one_epoch(&job.load()?, &job, epoch)?,
+        Command::Epoch { job, epoch } => {
+            single_process(&job, "epoch")?;
+            run_one_epoch(&job.load()?, &job, epoch)?
+        }
         Command::Run { job, epochs } => {
+            single_process(&job, "run")?;
             let config = job.load()?;
             run_prepare(&config, &job)?;
             for epoch in 0..epochs {
@@ -130,6 +172,17 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The epoch job (and so `run`) still runs in one process; prepare can be split over workers.
+fn single_process(job: &JobArgs, command: &str) -> Result<()> {
+    let workers = job.workers()?;
+    anyhow::ensure!(
+        workers.count == 1,
+        "`{command}` runs in one process for now ({} workers asked for); split `prepare` over workers, then run `epoch` once",
+        workers.count
+    );
     Ok(())
 }
 
@@ -171,13 +224,26 @@ fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport>
         config.sources.len(),
         config.output.url
     );
+    let workers = args.workers()?;
     let options = PrepareOptions {
         threads,
+        workers,
         progress: Arc::new(progress::Reporter::new(args.quiet, "prepare")),
     };
     let started = std::time::Instant::now();
     let report = prepare(config, &options).context("prepare failed")?;
-    let counts = &report.manifest.counts;
+    let Some(manifest) = &report.manifest else {
+        log::info!(
+            "prepare: worker {} of {} done; {} of {} units committed, not published yet ({:.1}s)",
+            workers.index,
+            workers.count,
+            report.units_committed,
+            report.units,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(report);
+    };
+    let counts = &manifest.counts;
     let skipped: Vec<String> = counts.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
     log::info!(
         "prepare: {} records -> {} documents, {} sentences, {} tokens in {} shard(s); skipped: {} ({:.1}s)",
@@ -185,7 +251,7 @@ fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport>
         counts.documents_out,
         counts.sentences,
         counts.tokens,
-        report.manifest.shards.len(),
+        manifest.shards.len(),
         if skipped.is_empty() {
             "none".to_owned()
         } else {

@@ -11,6 +11,7 @@ mod progress;
 mod resources;
 mod sources;
 mod units;
+mod workers;
 
 pub use documents::document_id;
 pub use epoch::{EpochOptions, EpochReport, run_epoch};
@@ -19,3 +20,4 @@ pub use inspect::inspect;
 pub use prepare::{PrepareOptions, PrepareReport, prepare};
 pub use progress::{Progress, Silent};
 pub use resources::{load_text_processor, load_tokenizer};
+pub use workers::Workers;

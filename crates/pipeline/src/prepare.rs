@@ -9,6 +9,7 @@ use crate::documents::{DocumentRow, build_batch, document_id};
 use crate::progress::Progress;
 use crate::sources::{self, BatchLimits, Record, RecordBody};
 use crate::units::{Unit, list_units};
+use crate::workers::Workers;
 use crate::{PipelineError, dataset, resources};
 use maskforge_config::{BadRecordPolicy, PipelineConfig};
 use maskforge_schema::{
@@ -26,17 +27,47 @@ use tokio::runtime::Handle;
 pub struct PrepareOptions {
     /// Worker threads of the text path.
     pub threads: usize,
+    /// Which worker process this is.
+    pub workers: Workers,
     /// Progress receiver.
     pub progress: Arc<dyn Progress>,
 }
 
-/// What a finished prepare job wrote.
+/// What a prepare process did.
 #[derive(Debug)]
 pub struct PrepareReport {
     /// URL of the documents dataset.
     pub dataset_url: String,
-    /// Its manifest.
-    pub manifest: DocumentsManifest,
+    /// The published manifest, once every unit is committed (by this or another worker).
+    pub manifest: Option<DocumentsManifest>,
+    /// Units committed so far, of all units.
+    pub units_committed: usize,
+    /// Number of units of the job.
+    pub units: usize,
+}
+
+/// Folder of the per-unit completion markers inside the dataset.
+const UNITS_FOLDER: &str = "_units";
+
+/// The completion marker of one unit, written after its shards: what it produced and for which
+/// input and configuration. A rerun skips units whose marker matches.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct UnitMarker {
+    config_hash: String,
+    fingerprint: String,
+    input: InputEntry,
+    shards: Vec<ShardEntry>,
+    counts: DocumentCounts,
+}
+
+fn fingerprint(unit: &Unit) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        unit.origin,
+        unit.file.name,
+        unit.file.size,
+        unit.file.e_tag.as_deref().unwrap_or("")
+    )
 }
 
 /// Records per batch handed to the text path, and the text size that closes a batch early.
@@ -47,19 +78,46 @@ const BATCH_LIMITS: BatchLimits = BatchLimits {
 /// Skipped records logged per file before the rest are only counted.
 const LOGGED_SKIPS_PER_FILE: u64 = 5;
 
-/// Runs the prepare job of `config`, writing `<output.url>/documents/`.
+/// Runs this worker's share of the prepare job of `config` into `<output.url>/documents/`:
+/// units already committed with the same input and configuration are skipped; the worker that
+/// finds every unit committed publishes the manifest (a conditional create, so exactly once).
 pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<PrepareReport, PipelineError> {
     let runtime = dataset::io_runtime()?;
     let handle = runtime.handle().clone();
     let processor = handle.block_on(resources::load_text_processor(config))?;
     let units = handle.block_on(list_units(config))?;
     let dataset = Location::parse(&config.output.url)?.join("documents");
-
     let (content, config_hash) = dataset::documents_config(config, &processor);
-
-    // Unpublish an earlier dataset before touching its shards: readers see it whole or not at all.
     let manifest_location = dataset.join(MANIFEST_FILE);
-    handle.block_on(manifest_location.delete())?;
+    let report = |manifest: Option<DocumentsManifest>, committed: usize| PrepareReport {
+        dataset_url: dataset.url(),
+        manifest,
+        units_committed: committed,
+        units: units.len(),
+    };
+
+    // An earlier dataset: the same job is done already; another job is replaced by a single
+    // process, but never mixed into by one of several workers.
+    if let Some(existing) = handle.block_on(read_manifest(&manifest_location))? {
+        let same_inputs = existing
+            .inputs
+            .iter()
+            .map(|i| (&i.name, i.bytes))
+            .eq(units.iter().map(|u| (&u.file.name, u.file.size)));
+        if existing.config_hash == config_hash && same_inputs {
+            log::info!("{} is already prepared with this configuration", dataset.url());
+            return Ok(report(Some(existing), units.len()));
+        }
+        if options.workers.count > 1 {
+            return Err(PipelineError::input(
+                &manifest_location.url(),
+                "a documents dataset of another configuration or input is published here; \
+                 several workers never replace it (remove it, or run one process)",
+            ));
+        }
+        // Unpublish before touching shards: readers see a dataset whole or not at all.
+        handle.block_on(manifest_location.delete())?;
+    }
 
     let pool = dataset::worker_pool(options.threads)?;
     let context = UnitContext {
@@ -78,23 +136,59 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         },
         progress: options.progress.as_ref(),
     };
-
-    options.progress.begin(units.iter().map(|u| u.file.size).sum());
-    let mut shards = Vec::new();
-    let mut inputs = Vec::new();
-    let mut counts = DocumentCounts::default();
-    for unit in &units {
+    let owners = Workers::assign(
+        options.workers.count,
+        &units.iter().map(|u| u.file.size).collect::<Vec<_>>(),
+    );
+    let mine: Vec<&Unit> = units
+        .iter()
+        .filter(|u| owners[u.index] == options.workers.index)
+        .collect();
+    options.progress.begin(mine.iter().map(|u| u.file.size).sum());
+    for unit in mine {
+        let marker_location = dataset.join(&format!("{UNITS_FOLDER}/{:05}.json", unit.index));
+        let committed = handle.block_on(read_marker(&marker_location))?;
+        if committed.is_some_and(|m| m.config_hash == config_hash && m.fingerprint == fingerprint(unit)) {
+            log::info!("{}: committed earlier, skipped", unit.file.location.url());
+            options.progress.advance(unit.file.size, 0);
+            continue;
+        }
         let output = context.run(unit)?;
-        inputs.push(InputEntry {
-            name: unit.file.name.clone(),
-            bytes: unit.file.size,
-            records: output.counts.records_in,
-        });
-        counts.merge(&output.counts);
-        shards.extend(output.shards);
+        let marker = UnitMarker {
+            config_hash: config_hash.clone(),
+            fingerprint: fingerprint(unit),
+            input: InputEntry {
+                name: unit.file.name.clone(),
+                bytes: unit.file.size,
+                records: output.counts.records_in,
+            },
+            shards: output.shards,
+            counts: output.counts,
+        };
+        handle.block_on(dataset::publish(&marker_location, &marker))?;
     }
     options.progress.end();
 
+    // Publish when every unit is committed.
+    let mut markers = Vec::with_capacity(units.len());
+    for unit in &units {
+        let marker = handle.block_on(read_marker(
+            &dataset.join(&format!("{UNITS_FOLDER}/{:05}.json", unit.index)),
+        ))?;
+        match marker.filter(|m| m.config_hash == config_hash && m.fingerprint == fingerprint(unit)) {
+            Some(m) => markers.push(m),
+            None => {
+                log::info!(
+                    "{} of {} units committed; the worker that commits the last one publishes",
+                    markers.len(),
+                    units.len()
+                );
+                return Ok(report(None, markers.len()));
+            }
+        }
+    }
+    let mut counts = DocumentCounts::default();
+    markers.iter().for_each(|m| counts.merge(&m.counts));
     let manifest = DocumentsManifest {
         schema_version: documents::SCHEMA_VERSION.to_owned(),
         tool_version: TOOL_VERSION.to_owned(),
@@ -102,19 +196,36 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         config: content,
         tokenizer_hash: processor.tokenizer().hash().to_owned(),
         dictionary_hash: processor.segmenter().hash().to_owned(),
-        shards,
-        inputs,
+        inputs: markers.iter().map(|m| m.input.clone()).collect(),
+        shards: markers.into_iter().flat_map(|m| m.shards).collect(),
         counts,
     };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
     handle.block_on(async {
-        dataset::publish(&manifest_location, &manifest).await?;
+        if !manifest_location.create(json.into()).await? {
+            log::info!("{} was published by another worker", manifest_location.url());
+        }
         let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
         dataset::remove_stale_shards(&dataset, &keep).await
     })?;
-    Ok(PrepareReport {
-        dataset_url: dataset.url(),
-        manifest,
-    })
+    Ok(report(Some(manifest), units.len()))
+}
+
+async fn read_manifest(location: &Location) -> Result<Option<DocumentsManifest>, PipelineError> {
+    read_json(location).await
+}
+
+async fn read_marker(location: &Location) -> Result<Option<UnitMarker>, PipelineError> {
+    read_json(location).await
+}
+
+/// A JSON file, `None` when it does not exist or does not parse (an unreadable marker is redone).
+async fn read_json<T: serde::de::DeserializeOwned>(location: &Location) -> Result<Option<T>, PipelineError> {
+    match location.read().await {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(maskforge_store::StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Everything a unit needs, shared by all units of a job.

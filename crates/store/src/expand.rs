@@ -13,6 +13,8 @@ pub struct InputFile {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
+    /// The store's version tag (ETag) of the object, when it has one.
+    pub e_tag: Option<String>,
 }
 
 /// Expands a URL, folder or glob (`*`, `?`, `[..]`, `{a,b}`, `**`) into its files, sorted by name.
@@ -53,6 +55,7 @@ async fn expand_plain(url: &str) -> Result<Vec<InputFile>, StoreError> {
             location,
             name,
             size: meta.size,
+            e_tag: meta.e_tag,
         }]);
     }
     let files = list_below(&location).await?;
@@ -76,6 +79,7 @@ async fn list_below(root: &Location) -> Result<Vec<InputFile>, StoreError> {
             location: root.sibling(meta.location),
             name,
             size: meta.size,
+            e_tag: meta.e_tag,
         });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));

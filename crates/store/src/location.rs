@@ -222,6 +222,20 @@ impl Location {
         Ok(())
     }
 
+    /// Writes the object only if nothing exists there yet; `false` when something already does
+    /// (conditional create where the store supports it).
+    pub async fn create(&self, bytes: Bytes) -> Result<bool, StoreError> {
+        let options = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match self.store.put_opts(&self.path, PutPayload::from(bytes), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.error("writing", e)),
+        }
+    }
+
     /// Metadata of the object, or `None` when it does not exist.
     pub async fn head(&self) -> Result<Option<ObjectMeta>, StoreError> {
         match self.store.head(&self.path).await {
