@@ -30,8 +30,11 @@ enum Command {
         #[command(flatten)]
         job: JobArgs,
         /// The epoch to build (a plain integer; masks are keyed on it).
-        #[arg(long, value_name = "E")]
-        epoch: u32,
+        #[arg(long, value_name = "E", required_unless_present = "next", conflicts_with = "next")]
+        epoch: Option<u32>,
+        /// Build the first epoch that has no manifest yet (for scheduled reshuffles).
+        #[arg(long)]
+        next: bool,
     },
     /// Run prepare, then epochs 0..K-1.
     Run {
@@ -153,9 +156,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Prepare(job) => {
             run_prepare(&job.load()?, &job)?;
         }
-        Command::Epoch { job, epoch } => {
+        Command::Epoch { job, epoch, next } => {
             single_process(&job, "epoch")?;
-            run_one_epoch(&job.load()?, &job, epoch)?
+            let config = job.load()?;
+            let epoch = match epoch {
+                Some(e) if !next => e,
+                _ => maskforge_pipeline::next_epoch(&config).context("finding the next epoch")?,
+            };
+            run_one_epoch(&config, &job, epoch)?
         }
         Command::Run { job, epochs } => {
             single_process(&job, "run")?;

@@ -351,6 +351,17 @@ fn epoch_errors_are_clear() {
         "masking.probability=0.2",
         "--quiet",
     ]);
+    // `--next` builds the first epoch without a manifest.
+    let printed = maskforge_ok(&[
+        "epoch",
+        &pipeline("quickstart.toml"),
+        "--output",
+        root,
+        "--next",
+        "--quiet",
+    ]);
+    assert!(String::from_utf8_lossy(&printed.stdout).trim().ends_with("/epochs/1"));
+    assert!(out.path().join("epochs/1/manifest.json").exists());
     let err = maskforge_err(&["inspect", &format!("{root}/epochs/0"), "--shard", "9"]);
     assert!(err.contains("no shard 9"), "{err}");
     let shown = maskforge_ok(&["inspect", &format!("{root}/epochs/0"), "--limit", "1"]);

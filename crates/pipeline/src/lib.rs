@@ -14,7 +14,7 @@ mod units;
 mod workers;
 
 pub use documents::document_id;
-pub use epoch::{EpochOptions, EpochReport, run_epoch};
+pub use epoch::{EpochOptions, EpochReport, next_epoch, run_epoch};
 pub use error::PipelineError;
 pub use inspect::inspect;
 pub use prepare::{PrepareOptions, PrepareReport, prepare};

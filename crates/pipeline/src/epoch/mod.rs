@@ -71,6 +71,30 @@ impl Bins {
     }
 }
 
+/// The first epoch without a published manifest under `<output>/epochs/` (for schedules that
+/// produce the next epoch's masks).
+pub fn next_epoch(config: &PipelineConfig) -> Result<u32, PipelineError> {
+    let runtime = dataset::io_runtime()?;
+    let epochs = Location::parse(&config.output.url)?.join("epochs");
+    let prefix = epochs.path().clone();
+    let published: std::collections::BTreeSet<u32> = runtime
+        .block_on(epochs.list())?
+        .into_iter()
+        .filter_map(|meta| {
+            let parts: Vec<String> = meta
+                .location
+                .prefix_match(&prefix)?
+                .map(|p| p.as_ref().to_owned())
+                .collect();
+            match parts.as_slice() {
+                [epoch, file] if file == MANIFEST_FILE => epoch.parse().ok(),
+                _ => None,
+            }
+        })
+        .collect();
+    Ok((0..).find(|e| !published.contains(e)).unwrap_or(0))
+}
+
 /// Runs epoch `epoch` of `config`: reads `<output>/documents/`, writes `<output>/epochs/<epoch>/`.
 pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) -> Result<EpochReport, PipelineError> {
     let runtime = dataset::io_runtime()?;
