@@ -274,6 +274,16 @@ fn length_bins_give_balanced_shards_per_bin() {
     python_examples_check(&dataset, &out.path().join("documents"), &["--max-seq-length", "128"]);
 }
 
+/// `maskforge epoch PIPELINE --output ROOT --epoch 0 --set S...`, expected to fail; its stderr.
+fn epoch_err(pipeline_name: &str, root: &str, sets: &[&str]) -> String {
+    let pipeline = pipeline(pipeline_name);
+    let mut args = vec!["epoch", pipeline.as_str(), "--output", root, "--epoch", "0"];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    maskforge_err(&args)
+}
+
 #[test]
 fn epoch_errors_are_clear() {
     let out = tempfile::tempdir().unwrap();
@@ -284,16 +294,7 @@ fn epoch_errors_are_clear() {
         "{err}"
     );
     run(&["prepare", &pipeline("quickstart.toml"), "--output", root, "--quiet"]);
-    let err = maskforge_err(&[
-        "epoch",
-        &pipeline("quickstart.toml"),
-        "--output",
-        root,
-        "--epoch",
-        "0",
-        "--set",
-        "text.min_tokens=5",
-    ]);
+    let err = epoch_err("quickstart.toml", root, &["text.min_tokens=5"]);
     assert!(
         err.contains("prepared with another text or source configuration"),
         "{err}"
@@ -301,43 +302,18 @@ fn epoch_errors_are_clear() {
     let mac = out.path().join("mac");
     let mac = mac.to_str().unwrap();
     run(&["prepare", &pipeline("macbert-zh.toml"), "--output", mac, "--quiet"]);
-    let err = maskforge_err(&[
-        "epoch",
-        &pipeline("macbert-zh.toml"),
-        "--output",
-        mac,
-        "--epoch",
-        "0",
-        "--set",
-        "masking.synonyms=/nonexistent/table.tsv",
-    ]);
+    let err = epoch_err("macbert-zh.toml", mac, &["masking.synonyms=/nonexistent/table.tsv"]);
     assert!(err.contains("masking.synonyms /nonexistent/table.tsv"), "{err}");
-    let err = maskforge_err(&[
-        "epoch",
-        &pipeline("quickstart.toml"),
-        "--output",
+    let err = epoch_err(
+        "quickstart.toml",
         root,
-        "--epoch",
-        "0",
-        "--set",
-        "masking.replace.similar=0.1",
-        "--set",
-        "masking.replace.keep=0.0",
-    ]);
+        &["masking.replace.similar=0.1", "masking.replace.keep=0.0"],
+    );
     assert!(
         err.contains("masking.synonyms") && err.contains("masking.replacement_unit"),
         "{err}"
     );
-    let err = maskforge_err(&[
-        "epoch",
-        &pipeline("quickstart.toml"),
-        "--output",
-        root,
-        "--epoch",
-        "0",
-        "--set",
-        "pairs.sep_token=的",
-    ]);
+    let err = epoch_err("quickstart.toml", root, &["pairs.sep_token=的"]);
     assert!(err.contains("`的` (pairs.sep_token) is an ordinary token"), "{err}");
     // The documents dataset does not care about masking settings: they apply per epoch.
     run(&[

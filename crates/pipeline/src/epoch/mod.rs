@@ -118,7 +118,16 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         ));
     }
     let tokenizer = processor.tokenizer();
-    let vocab = vocabulary(config, tokenizer)?;
+    // The vocabulary is stored as vocab.txt (one token a line): check that before any work.
+    let tokens = tokenizer.vocabulary();
+    if let Some(bad) = tokens.iter().find(|t| t.contains(['\n', '\r'])) {
+        return Err(PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: config.text.tokenizer.path.clone(),
+            message: format!("token {bad:?} contains a line break and cannot be stored in vocab.txt"),
+        });
+    }
+    let vocab = vocabulary(config, tokenizer, tokens.clone())?;
     let (similar, synonyms_hash) = handle.block_on(similar_words(config, tokenizer))?;
     let masker = Masker::new(&config.masking, vocab.clone(), similar, config.seed);
     let pool = dataset::worker_pool(options.threads)?;
@@ -292,14 +301,6 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
 
     phase("writing shards");
     // 4. The vocabulary and the manifest, last.
-    let tokens = tokenizer.vocabulary();
-    if let Some(bad) = tokens.iter().find(|t| t.contains(['\n', '\r'])) {
-        return Err(PipelineError::Resource {
-            what: "text.tokenizer.path",
-            location: config.text.tokenizer.path.clone(),
-            message: format!("token {bad:?} contains a line break and cannot be stored in vocab.txt"),
-        });
-    }
     let vocab_text = tokens.join("\n") + "\n";
     let vocab_entry = VocabEntry {
         path: VOCAB_FILE.to_owned(),
@@ -381,22 +382,22 @@ fn build_instances(
 }
 
 /// The masking view of the tokenizer's vocabulary.
-fn vocabulary(config: &PipelineConfig, tokenizer: &TextTokenizer) -> Result<Vocabulary, PipelineError> {
+fn vocabulary(
+    config: &PipelineConfig,
+    tokenizer: &TextTokenizer,
+    tokens: Vec<String>,
+) -> Result<Vocabulary, PipelineError> {
     let names = SpecialTokenNames {
         cls: config.pairs.cls_token.clone(),
         sep: config.pairs.sep_token.clone(),
         mask: config.masking.mask_token.clone(),
     };
-    Vocabulary::new(
-        tokenizer.vocabulary(),
-        &tokenizer.special_ids(),
-        &names,
-        config.masking.random_pool,
-    )
-    .map_err(|e| PipelineError::Resource {
-        what: "text.tokenizer.path",
-        location: config.text.tokenizer.path.clone(),
-        message: e.to_string(),
+    Vocabulary::new(tokens, &tokenizer.special_ids(), &names, config.masking.random_pool).map_err(|e| {
+        PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: config.text.tokenizer.path.clone(),
+            message: e.to_string(),
+        }
     })
 }
 
