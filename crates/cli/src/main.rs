@@ -9,6 +9,7 @@ use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, Workers, p
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -32,10 +33,17 @@ enum Command {
         /// The epoch to build (a plain integer; masks are keyed on it).
         #[arg(long, value_name = "E", required_unless_present = "next", conflicts_with = "next")]
         epoch: Option<u32>,
-        /// Build the first epoch that has no manifest yet (for scheduled reshuffles).
+        /// Build the first epoch that has no manifest yet (for scheduled reshuffles; one process).
         #[arg(long)]
         next: bool,
+        /// With several workers: how long to wait for units that other workers claimed before
+        /// giving up (a rerun of a stopped worker takes its units back).
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        wait_secs: u64,
     },
+    /// Print the first epoch that has no manifest yet, so that a scheduler can hand the same
+    /// `--epoch E` to every worker.
+    NextEpoch(JobArgs),
     /// Run prepare, then epochs 0..K-1.
     Run {
         #[command(flatten)]
@@ -137,7 +145,9 @@ impl JobArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = match &cli.command {
-        Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } => job.quiet,
+        Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } | Command::NextEpoch(job) => {
+            job.quiet
+        }
         Command::Inspect { .. } => false,
     };
     progress::init_logging(quiet);
@@ -156,21 +166,39 @@ fn run(cli: Cli) -> Result<()> {
         Command::Prepare(job) => {
             run_prepare(&job.load()?, &job)?;
         }
-        Command::Epoch { job, epoch, next } => {
-            single_process(&job, "epoch")?;
+        Command::Epoch {
+            job,
+            epoch,
+            next,
+            wait_secs,
+        } => {
             let config = job.load()?;
             let epoch = match epoch {
                 Some(e) if !next => e,
-                _ => maskforge_pipeline::next_epoch(&config).context("finding the next epoch")?,
+                _ => {
+                    anyhow::ensure!(
+                        job.workers()?.count == 1,
+                        "--next needs one process: every worker must build the same epoch, so resolve it once \
+                         with `maskforge next-epoch` and give each worker --epoch E"
+                    );
+                    maskforge_pipeline::next_epoch(&config).context("finding the next epoch")?
+                }
             };
-            run_one_epoch(&config, &job, epoch)?
+            run_one_epoch(&config, &job, epoch, Duration::from_secs(wait_secs))?
+        }
+        Command::NextEpoch(job) => {
+            let config = job.load()?;
+            println!(
+                "{}",
+                maskforge_pipeline::next_epoch(&config).context("finding the next epoch")?
+            );
         }
         Command::Run { job, epochs } => {
             single_process(&job, "run")?;
             let config = job.load()?;
             run_prepare(&config, &job)?;
             for epoch in 0..epochs {
-                run_one_epoch(&config, &job, epoch)?;
+                run_one_epoch(&config, &job, epoch, Duration::from_secs(3600))?;
             }
         }
         Command::Inspect { dataset, limit, shard } => {
@@ -183,27 +211,32 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// The epoch job (and so `run`) still runs in one process; prepare can be split over workers.
+/// `run` is one process; `prepare` and `epoch` can be split over workers.
 fn single_process(job: &JobArgs, command: &str) -> Result<()> {
     let workers = job.workers()?;
     anyhow::ensure!(
         workers.count == 1,
-        "`{command}` runs in one process for now ({} workers asked for); split `prepare` over workers, then run `epoch` once",
+        "`{command}` runs in one process ({} workers asked for); split the jobs over workers with `prepare`, then `epoch`",
         workers.count
     );
     Ok(())
 }
 
-fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32) -> Result<()> {
+fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32, patience: Duration) -> Result<()> {
     let threads = args.threads();
+    let workers = args.workers()?;
     log::info!(
-        "epoch {epoch}: {}/documents -> {}/epochs/{epoch} ({threads} threads)",
+        "epoch {epoch}: {}/documents -> {}/epochs/{epoch} ({threads} threads, worker {} of {})",
         config.output.url,
-        config.output.url
+        config.output.url,
+        workers.index,
+        workers.count
     );
     let options = EpochOptions {
         threads,
         progress: Arc::new(progress::Reporter::new(args.quiet, "epoch")),
+        workers,
+        patience,
     };
     let started = std::time::Instant::now();
     let report = run_epoch(config, epoch, &options).with_context(|| format!("epoch {epoch} failed"))?;

@@ -1,6 +1,6 @@
 //! Progress reporting hooks; the command line draws a bar or prints log lines with them.
 
-/// Receives progress of a job. Calls come from one thread at a time.
+/// Receives progress of a job. Calls may come from several threads.
 pub trait Progress: Send + Sync {
     /// The job starts; `total_bytes` of input are to be read.
     fn begin(&self, total_bytes: u64);

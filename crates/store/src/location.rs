@@ -222,6 +222,45 @@ impl Location {
         Ok(())
     }
 
+    /// Uploads a local file as the object, in parts of [`MULTIPART_THRESHOLD`] when larger, so
+    /// memory holds one part at a time.
+    pub async fn write_file(&self, file: &std::path::Path) -> Result<(), StoreError> {
+        use std::io::Read;
+        let local_error = |e: std::io::Error| StoreError::Store {
+            operation: "uploading",
+            url: self.url(),
+            message: format!("reading {}: {e}", file.display()),
+        };
+        let mut reader = std::fs::File::open(file).map_err(local_error)?;
+        let part = |reader: &mut std::fs::File| -> Result<Bytes, StoreError> {
+            let mut buffer = Vec::with_capacity(MULTIPART_THRESHOLD);
+            reader
+                .by_ref()
+                .take(MULTIPART_THRESHOLD as u64)
+                .read_to_end(&mut buffer)
+                .map_err(local_error)?;
+            Ok(buffer.into())
+        };
+        let first = part(&mut reader)?;
+        if first.len() < MULTIPART_THRESHOLD {
+            return self.write(first).await;
+        }
+        let upload = self
+            .store
+            .put_multipart(&self.path)
+            .await
+            .map_err(|e| self.error("writing", e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
+        let mut next = first;
+        while !next.is_empty() {
+            writer.wait_for_capacity(2).await.map_err(|e| self.error("writing", e))?;
+            writer.put(next);
+            next = part(&mut reader)?;
+        }
+        writer.finish().await.map_err(|e| self.error("writing", e))?;
+        Ok(())
+    }
+
     /// Writes the object only if nothing exists there yet; `false` when something already does
     /// (conditional create where the store supports it).
     pub async fn create(&self, bytes: Bytes) -> Result<bool, StoreError> {
@@ -251,6 +290,29 @@ impl Location {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error("deleting", e)),
         }
+    }
+
+    /// Deletes every object below this location; on a local file system the emptied folders
+    /// go too.
+    pub async fn delete_all(&self) -> Result<(), StoreError> {
+        for meta in self.list().await? {
+            self.sibling(meta.location).delete().await?;
+        }
+        if self.base.scheme() == "file" {
+            let folder = std::path::PathBuf::from(format!("/{}", self.path));
+            match std::fs::remove_dir_all(&folder) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Store {
+                        operation: "deleting",
+                        url: self.url(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every object below this location (recursively), sorted by path.

@@ -1,35 +1,49 @@
-//! The epoch job: from the documents dataset, the examples of epoch E. Documents are read in
-//! dataset order into data-defined partitions; each partition's pairs are built and masked on the
-//! rayon pool (keys depend only on documents and the epoch); every example gets a keyed random
-//! rank; an external sort orders them (by length bin, then rank); shards of balanced sizes are
-//! written in that order; the manifest comes last.
+//! The epoch job: from the documents dataset, the examples of epoch E, in three phases that
+//! exchange data through a folder (local for one process, the output's storage for several):
+//! route (documents shards split by data-defined partition groups), map (each group's pairs
+//! built and masked on the rayon pool, keyed random ranks, an external sort into one run indexed
+//! by rank range) and reduce (each balanced output shard merged from the runs' ranges that hold
+//! it). Keys depend only on documents and the epoch, so any split over workers writes the same
+//! bytes. The manifest comes last.
 
 mod codec;
 mod documents;
+mod exchange;
+mod map;
 mod partition;
+mod reduce;
+mod route;
 mod shuffle;
 mod writer;
 
 use crate::progress::Progress;
 use crate::{PipelineError, dataset, resources};
+use crate::workers::Workers;
 use documents::OwnedDocument;
+use exchange::{Exchange, Phase, PhaseEnd};
 use maskforge_config::{PairTask, PipelineConfig};
 use maskforge_masking::{
-    Instance, MaskStats, Masker, Packer, PairStats, Purpose, SIMILAR_FALLBACKS, SimilarWords, SpecialTokenNames,
-    SynonymTable, Vocabulary, keyed_u64, pair_instances,
+    Instance, MaskStats, Masker, Packer, PairStats, SIMILAR_FALLBACKS, SimilarWords, SpecialTokenNames, SynonymTable,
+    Vocabulary, pair_instances,
 };
 use maskforge_schema::{
-    CONFIG_HASH_KEY, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, TOOL_VERSION, VOCAB_FILE,
-    VocabEntry, examples,
+    CONFIG_HASH_KEY, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry, TOOL_VERSION,
+    VOCAB_FILE, VocabEntry, examples,
 };
 use maskforge_store::{Location, ShardOptions, sha256_hex};
 use maskforge_text::TextTokenizer;
-use partition::{Partitions, partition_count};
+use map::MapResult;
+use partition::partition_count;
 use rayon::prelude::*;
-use shuffle::{ExternalSorter, SortKey};
+use reduce::{RangeStarts, ShardJob};
+use route::{Grouping, RouteResult};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use writer::{ExamplesWriter, Placed, balanced};
+use std::time::Duration;
+use writer::{ExamplesWriter, balanced};
+
+/// Folder of an examples dataset holding the exchange between the workers of a run.
+pub const EXCHANGE_FOLDER: &str = "_exchange";
 
 /// How to run the job (nothing here changes the output).
 pub struct EpochOptions {
@@ -37,6 +51,10 @@ pub struct EpochOptions {
     pub threads: usize,
     /// Progress receiver (bytes of document shards read, documents).
     pub progress: Arc<dyn Progress>,
+    /// This process's share of the job.
+    pub workers: Workers,
+    /// How long a worker waits for units other workers claimed before it gives up.
+    pub patience: Duration,
 }
 
 /// What a finished epoch wrote.
@@ -154,90 +172,147 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
 
     let dataset = root.join(&format!("epochs/{epoch}"));
     let manifest_location = dataset.join(MANIFEST_FILE);
-    handle.block_on(manifest_location.delete())?;
+    let documents_manifest_sha256 = sha256_hex(&manifest_bytes);
+    let workers = options.workers;
+    if workers.count > 1 {
+        // Several workers finish one run; they never replace or mix with another.
+        if let Some(published) = handle.block_on(read_published(&manifest_location))? {
+            if published.config_hash == config_hash && published.documents_manifest_sha256 == documents_manifest_sha256
+            {
+                return Ok(EpochReport {
+                    dataset_url: dataset.url(),
+                    manifest: published,
+                });
+            }
+            return Err(PipelineError::input(
+                &manifest_location.url(),
+                "this epoch was published with another configuration or documents; several workers never \
+                 replace it (remove it, or run one process)",
+            ));
+        }
+    } else {
+        handle.block_on(manifest_location.delete())?;
+    }
 
-    let spill = tempfile::Builder::new()
+    // One process exchanges through a local folder; several through the output's storage.
+    let local = tempfile::Builder::new()
         .prefix("maskforge-epoch-")
         .tempdir()
         .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?;
-
+    let exchange_root = if workers.count > 1 {
+        let run = sha256_hex(format!("{config_hash}/{documents_manifest_sha256}").as_bytes());
+        dataset.join(&format!("{EXCHANGE_FOLDER}/{}", &run[..16]))
+    } else {
+        Location::parse(&local.path().to_string_lossy())?
+    };
+    let exchange = Exchange::new(exchange_root, workers, manifest_location.clone(), options.patience);
+    let job = EpochJob {
+        config,
+        handle: &handle,
+        pool: &pool,
+        masker: &masker,
+        epoch,
+        pair_epoch,
+        sep: vocab.sep,
+    };
+    let threads = pool.current_num_threads();
     let started = std::time::Instant::now();
-    let phase = |name: &str| log::debug!("epoch {epoch}: {name} done at {:.2}s", started.elapsed().as_secs_f64());
-    // 1. Documents into partitions.
-    options
-        .progress
-        .begin(documents_manifest.shards.iter().map(|s| s.bytes).sum());
-    let mut partitions = Partitions::new(
-        partition_count(documents_manifest.counts.documents_out, config.pairs.negative_pool),
-        spill.path(),
-    )?;
-    let mut documents_in = 0u64;
-    for shard in &documents_manifest.shards {
-        let mut failed = None;
-        let before = documents_in;
-        handle.block_on(documents::read_shard(&documents_dir, shard, |doc| {
-            documents_in += 1;
-            if failed.is_none()
-                && let Err(e) = partitions.push(doc)
-            {
-                failed = Some(e);
-            }
-        }))?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        options.progress.advance(shard.bytes, documents_in - before);
-    }
-    options.progress.end();
+    let phase_done = |name: &str| log::debug!("epoch {epoch}: {name} done at {:.2}s", started.elapsed().as_secs_f64());
+    let published = |handle: &tokio::runtime::Handle| -> Result<EpochReport, PipelineError> {
+        let manifest = handle
+            .block_on(read_published(&manifest_location))?
+            .ok_or_else(|| PipelineError::Internal("the manifest disappeared after publication".into()))?;
+        Ok(EpochReport {
+            dataset_url: dataset.url(),
+            manifest,
+        })
+    };
 
-    phase("reading documents");
-    // 2. Pairs and masks per partition, ranked into the external sort.
-    let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
-    let binned = !config.output.length_bins.is_empty();
-    let mut bin_counts = vec![0u64; bins.count()];
-    let mut sorter = ExternalSorter::new(config.output.shuffle_memory_mb as usize * (1 << 20), spill.path());
-    let mut pair_stats = PairStats::default();
-    let mut mask_stats = MaskStats::default();
-    let mut lengths: BTreeMap<u32, u64> = BTreeMap::new();
-    partitions.for_each(|docs| {
-        let instances = pool.install(|| build_instances(&docs, config, pair_epoch, vocab.sep, &mut pair_stats));
-        drop(docs);
-        // Masking, ranking and encoding run in parallel; the sort does not care about order.
-        let ranked: Vec<(SortKey, Vec<u8>, usize, MaskStats)> = pool.install(|| {
-            instances
-                .par_iter()
-                .map(|inst| {
-                    let mut stats = MaskStats::default();
-                    let example = masker.mask_instance(inst, epoch, &mut stats);
-                    let length = example.input_ids.len();
-                    let bin = if binned { bins.of(length) } else { 0 };
-                    let rank = keyed_u64(config.seed, Purpose::Shuffle, epoch, example.key);
-                    let mut payload = Vec::with_capacity(length * 10 + 64);
-                    codec::put_example(&mut payload, &example);
-                    (
-                        SortKey {
-                            bin,
-                            rank,
-                            key: example.key,
-                        },
-                        payload,
-                        length,
-                        stats,
-                    )
-                })
-                .collect()
-        });
-        for (key, payload, length, stats) in ranked {
-            mask_stats.merge(&stats);
-            bin_counts[key.bin as usize] += 1;
-            *lengths.entry((length as u32).div_ceil(64) * 64).or_default() += 1;
-            sorter.push(key, payload)?;
+    // 1. Route: documents shards split by partition group.
+    let grouping = Grouping::new(partition_count(
+        documents_manifest.counts.documents_out,
+        config.pairs.negative_pool,
+    ));
+    let shards = &documents_manifest.shards;
+    options.progress.begin(shards.iter().map(|s| s.bytes).sum());
+    let sizes: Vec<u64> = shards.iter().map(|s| s.bytes).collect();
+    let end = exchange.run(&handle, Phase::Route, &sizes, threads, |units| {
+        pool.install(|| {
+            units.par_iter().try_for_each(|&unit| {
+                let shard = &shards[unit];
+                let result = handle.block_on(route::route_shard(&documents_dir, shard, unit, grouping, &exchange))?;
+                handle.block_on(exchange.commit(Phase::Route, unit, &result))?;
+                options.progress.advance(shard.bytes, result.documents);
+                Ok(())
+            })
+        })
+    })?;
+    options.progress.end();
+    if end == PhaseEnd::Published {
+        return published(&handle);
+    }
+    let routed: Vec<RouteResult> = handle.block_on(exchange.results(Phase::Route, shards.len()))?;
+    phase_done("route");
+
+    // 2. Map: each group's pairs, masks and ranks into a sorted, range-indexed run.
+    let group_sizes: Vec<u64> = (0..grouping.groups)
+        .map(|g| routed.iter().map(|r| r.group_bytes[g]).sum())
+        .collect();
+    let end = exchange.run(&handle, Phase::Map, &group_sizes, 1, |units| {
+        for &group in units {
+            let result = map::map_group(&job, group, grouping, &routed, &exchange)?;
+            handle.block_on(exchange.commit(Phase::Map, group, &result))?;
         }
         Ok(())
     })?;
+    if end == PhaseEnd::Published {
+        return published(&handle);
+    }
+    let mapped: Vec<MapResult> = handle.block_on(exchange.results(Phase::Map, grouping.groups))?;
+    phase_done("map");
 
-    phase("pairs, masks and ranks");
-    // 3. Balanced shards in the shuffled order.
+    // 3. Reduce: balanced shards in the shuffled order.
+    let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
+    let binned = !config.output.length_bins.is_empty();
+    let mut stats = EpochStats {
+        documents_in: routed.iter().map(|r| r.documents).sum(),
+        ..EpochStats::default()
+    };
+    mapped.iter().for_each(|m| merge_stats(&mut stats, &m.stats));
+    stats.mask_rate = if stats.tokens > 0 {
+        stats.masked_tokens as f64 / stats.tokens as f64
+    } else {
+        0.0
+    };
+    let ranges = map::ranges_per_bin(config.output.example_shards);
+    let bin_totals: Vec<u64> = (0..bins.count())
+        .map(|b| mapped.iter().map(|m| m.counts[b * ranges..(b + 1) * ranges].iter().sum::<u64>()).sum())
+        .collect();
+    let mut shard_jobs = Vec::new();
+    let mut next_id = 0u64;
+    for (bin, &count) in bin_totals.iter().enumerate() {
+        if binned && count == 0 {
+            continue;
+        }
+        let mut first = 0u64;
+        for (k, rows) in balanced(count, config.output.example_shards).into_iter().enumerate() {
+            let path = if binned {
+                format!("bin-{bin:02}/part-{k:05}.parquet")
+            } else {
+                format!("part-{k:05}.parquet")
+            };
+            shard_jobs.push(ShardJob {
+                path,
+                bin: binned.then_some(bin as u8),
+                bin_index: bin,
+                first,
+                rows,
+                first_example_id: next_id,
+            });
+            first += rows;
+            next_id += rows;
+        }
+    }
     let shard_options = ShardOptions {
         zstd_level: config.output.zstd_level,
         row_group_rows: config.output.row_group_rows as usize,
@@ -246,78 +321,40 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
             (CONFIG_HASH_KEY.to_owned(), config_hash.clone()),
         ],
     };
-    let nsp = config.pairs.task == PairTask::Nsp;
-    let sop = config.pairs.task == PairTask::Sop;
-    let writer = ExamplesWriter::new(shard_options, binned, nsp, sop);
-    let mut jobs: Vec<(String, Option<u8>, u64)> = Vec::new();
-    for (bin, &count) in bin_counts.iter().enumerate() {
-        if binned && count == 0 {
-            continue;
-        }
-        for (k, rows) in balanced(count, config.output.example_shards).into_iter().enumerate() {
-            let path = if binned {
-                format!("bin-{bin:02}/part-{k:05}.parquet")
-            } else {
-                format!("part-{k:05}.parquet")
-            };
-            jobs.push((path, binned.then_some(bin as u8), rows));
-        }
+    let writer = ExamplesWriter::new(
+        shard_options,
+        binned,
+        config.pairs.task == PairTask::Nsp,
+        config.pairs.task == PairTask::Sop,
+    );
+    let starts = RangeStarts::new(&mapped, bins.count(), ranges);
+    let runs = reduce::runs(&exchange, grouping.groups);
+    let rows: Vec<u64> = shard_jobs.iter().map(|j| j.rows).collect();
+    let end = exchange.run(&handle, Phase::Reduce, &rows, threads, |units| {
+        pool.install(|| {
+            units.par_iter().try_for_each(|&unit| {
+                let entry = reduce::reduce_shard(&job, &shard_jobs[unit], &mapped, &starts, &writer, &runs, &dataset)?;
+                handle.block_on(exchange.commit(Phase::Reduce, unit, &entry))
+            })
+        })
+    })?;
+    if end == PhaseEnd::Published {
+        return published(&handle);
     }
-    // Shards are filled in order from the merge, then encoded a wave of `threads` at a time.
-    let mut sorted = sorter.finish()?;
-    let mut example_id = 0u64;
-    let mut written = Vec::with_capacity(jobs.len());
-    for wave in jobs.chunks(pool.current_num_threads()) {
-        let mut filled = Vec::with_capacity(wave.len());
-        for (path, bin, rows) in wave {
-            let mut placed = Vec::with_capacity(*rows as usize);
-            for _ in 0..*rows {
-                let (key, payload) = sorted.next().ok_or_else(|| {
-                    PipelineError::Internal("the shuffle returned fewer examples than it was given".into())
-                })??;
-                let example = codec::get_example(&mut codec::Reader::new(&payload))
-                    .ok_or_else(|| PipelineError::Internal("a spilled example cannot be decoded".into()))?;
-                placed.push(Placed {
-                    example_id,
-                    bin: key.bin,
-                    example,
-                });
-                example_id += 1;
-            }
-            filled.push((path, *bin, placed));
-        }
-        let encoded: Vec<Result<(maskforge_schema::ShardEntry, bytes::Bytes), PipelineError>> = pool.install(|| {
-            filled
-                .par_iter()
-                .map(|(path, bin, rows)| writer.encode(path, *bin, rows))
-                .collect()
-        });
-        for result in encoded {
-            let (entry, bytes) = result?;
-            handle.block_on(dataset.join(&entry.path).write(bytes))?;
-            written.push(entry);
-        }
-    }
+    let written: Vec<ShardEntry> = handle.block_on(exchange.results(Phase::Reduce, shard_jobs.len()))?;
+    phase_done("reduce");
 
-    phase("writing shards");
-    // 4. The vocabulary and the manifest, last.
+    // 4. The vocabulary and the manifest, last; then the exchange and stale shards go.
     let vocab_text = tokens.join("\n") + "\n";
     let vocab_entry = VocabEntry {
         path: VOCAB_FILE.to_owned(),
         size: vocab.len() as u64,
         sha256: sha256_hex(vocab_text.as_bytes()),
     };
-    let stats = epoch_stats(
-        documents_in,
-        &pair_stats,
-        &mask_stats,
-        &lengths,
-        binned.then_some(&bin_counts),
-    );
     let manifest = ExamplesManifest {
         schema_version: examples::SCHEMA_VERSION.to_owned(),
         tool_version: TOOL_VERSION.to_owned(),
-        documents_manifest_sha256: sha256_hex(&manifest_bytes),
+        documents_manifest_sha256,
         config_hash,
         config: content,
         seed: config.seed,
@@ -329,9 +366,21 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         shards: written,
         stats,
     };
-    handle.block_on(async {
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let created = handle.block_on(async {
         dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
-        dataset::publish(&manifest_location, &manifest).await?;
+        if workers.count > 1 {
+            Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
+        } else {
+            manifest_location.write(json.into()).await?;
+            Ok(true)
+        }
+    })?;
+    if !created {
+        return published(&handle);
+    }
+    handle.block_on(async {
+        dataset.join(EXCHANGE_FOLDER).delete_all().await?;
         let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
         dataset::remove_stale_shards(&dataset, &keep).await
     })?;
@@ -339,6 +388,51 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         dataset_url: dataset.url(),
         manifest,
     })
+}
+
+/// What the jobs of one epoch share.
+pub(crate) struct EpochJob<'a> {
+    config: &'a PipelineConfig,
+    handle: &'a tokio::runtime::Handle,
+    pool: &'a rayon::ThreadPool,
+    masker: &'a Masker,
+    epoch: u32,
+    pair_epoch: u32,
+    sep: u32,
+}
+
+/// The published manifest at `location`, if any.
+async fn read_published(location: &Location) -> Result<Option<ExamplesManifest>, PipelineError> {
+    match location.read().await {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PipelineError::input(&location.url(), format!("not an examples manifest: {e}"))),
+        Err(maskforge_store::StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds the counts of `other` into `into` (the rate is computed from the totals afterwards).
+fn merge_stats(into: &mut EpochStats, other: &EpochStats) {
+    fn add<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, other: &BTreeMap<K, u64>) {
+        for (k, v) in other {
+            *into.entry(k.clone()).or_default() += v;
+        }
+    }
+    into.documents_in += other.documents_in;
+    into.examples += other.examples;
+    into.tokens += other.tokens;
+    into.masked_tokens += other.masked_tokens;
+    into.single_sentence_chunks += other.single_sentence_chunks;
+    into.truncated_examples += other.truncated_examples;
+    into.truncated_tokens += other.truncated_tokens;
+    add(&mut into.replacement, &other.replacement);
+    add(&mut into.ngram_lengths, &other.ngram_lengths);
+    add(&mut into.pair_types, &other.pair_types);
+    add(&mut into.similar_fallbacks, &other.similar_fallbacks);
+    add(&mut into.length_histogram, &other.length_histogram);
+    add(&mut into.bins, &other.bins);
+    add(&mut into.skipped, &other.skipped);
 }
 
 /// The pair (or packed) instances of one partition, in document order.

@@ -1,7 +1,8 @@
 //! Data-defined partitions of the corpus for pair building: a document's partition is a hash of
-//! its id, and NSP negatives are drawn within it. With one partition everything stays in memory;
-//! with more, documents are spilled to one file per partition and read back one at a time, so
-//! memory holds one partition (about `pairs.negative_pool` documents).
+//! its id, and NSP negatives are drawn within it. A map unit holds one or more partitions: with
+//! one, everything stays in memory; with more, documents are spilled to one file per partition
+//! and read back one at a time, so memory holds one partition (about `pairs.negative_pool`
+//! documents).
 
 use super::codec::{Reader, get_document, put_document};
 use super::documents::OwnedDocument;
@@ -52,12 +53,12 @@ impl Partitions {
         Ok(Self::Spilled { paths, writers })
     }
 
-    /// Adds a document (documents keep their dataset order within a partition).
-    pub fn push(&mut self, doc: OwnedDocument) -> Result<(), PipelineError> {
+    /// Adds a document to partition `p` of this set (documents keep their order within a
+    /// partition).
+    pub fn push(&mut self, doc: OwnedDocument, p: usize) -> Result<(), PipelineError> {
         match self {
             Self::Memory(docs) => docs.push(doc),
             Self::Spilled { paths, writers } => {
-                let p = partition_of(doc.doc_id, paths.len());
                 let mut record = Vec::new();
                 put_document(&mut record, &doc);
                 let w = &mut writers[p];

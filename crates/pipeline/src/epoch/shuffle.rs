@@ -21,7 +21,8 @@ pub struct SortKey {
 }
 
 impl SortKey {
-    fn to_bytes(self) -> [u8; 17] {
+    /// The key's fixed-width form, which sorts like the key only field by field.
+    pub fn to_bytes(self) -> [u8; 17] {
         let mut b = [0u8; 17];
         b[0] = self.bin;
         b[1..9].copy_from_slice(&self.rank.to_le_bytes());
@@ -29,7 +30,8 @@ impl SortKey {
         b
     }
 
-    fn from_bytes(b: &[u8; 17]) -> Self {
+    /// Reads [`SortKey::to_bytes`].
+    pub fn from_bytes(b: &[u8; 17]) -> Self {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         Self {
             bin: b[0],
@@ -37,6 +39,26 @@ impl SortKey {
             key: u64_at(9),
         }
     }
+}
+
+/// Appends an item in the form of spilled runs and map outputs: the key, a little-endian `u32`
+/// payload length, the payload.
+pub fn put_item(out: &mut impl Write, key: SortKey, payload: &[u8]) -> std::io::Result<()> {
+    out.write_all(&key.to_bytes())?;
+    out.write_all(&(payload.len() as u32).to_le_bytes())?;
+    out.write_all(payload)
+}
+
+/// Splits bytes written by [`put_item`] into items; `None` when they are cut short.
+pub fn items(mut bytes: &[u8]) -> Option<Vec<(SortKey, &[u8])>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let key: &[u8; 17] = bytes.get(..17)?.try_into().ok()?;
+        let len = u32::from_le_bytes(bytes.get(17..21)?.try_into().ok()?) as usize;
+        out.push((SortKey::from_bytes(key), bytes.get(21..21 + len)?));
+        bytes = &bytes[21 + len..];
+    }
+    Some(out)
 }
 
 /// Sorts (key, payload) pairs within a memory budget.
@@ -88,10 +110,7 @@ impl ExternalSorter {
         let path = self.dir.join(format!("run-{:05}.bin", self.runs.len()));
         let mut w = BufWriter::new(File::create(&path).map_err(|e| io_error(&path, e))?);
         for (key, payload) in self.buffer.drain(..) {
-            w.write_all(&key.to_bytes())
-                .and_then(|()| w.write_all(&(payload.len() as u32).to_le_bytes()))
-                .and_then(|()| w.write_all(&payload))
-                .map_err(|e| io_error(&path, e))?;
+            put_item(&mut w, key, &payload).map_err(|e| io_error(&path, e))?;
         }
         w.flush().map_err(|e| io_error(&path, e))?;
         self.buffered = 0;

@@ -1,0 +1,221 @@
+//! The exchange between the phases of an epoch, kept in object storage (one process keeps it in
+//! a local folder). Each phase has numbered units. A worker claims a unit (conditional create of
+//! `claims/<phase>-<unit>`), does it, and commits it with `done/<phase>-<unit>.json` written after
+//! the unit's objects. A worker first does the units the deterministic assignment gives it, then
+//! takes units nobody has claimed, then waits until every unit of the phase is committed. Claims
+//! are per worker index, so a rerun of a killed worker takes its own claims back; claims made
+//! with another number of workers are taken by anyone.
+
+use crate::PipelineError;
+use crate::workers::Workers;
+use maskforge_store::Location;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// A phase of the epoch job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Document shards routed to partition groups.
+    Route,
+    /// Partition groups built into sorted, range-indexed runs of examples.
+    Map,
+    /// Output shards merged from the runs.
+    Reduce,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Route => "route",
+            Phase::Map => "map",
+            Phase::Reduce => "reduce",
+        }
+    }
+}
+
+/// How a phase ended for this worker.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PhaseEnd {
+    /// Every unit is committed.
+    Complete,
+    /// Another worker already published the dataset (and may have removed the exchange).
+    Published,
+}
+
+/// The exchange folder of one epoch run, seen by one worker.
+pub struct Exchange {
+    root: Location,
+    workers: Workers,
+    /// Published when this object exists: waiting stops.
+    manifest: Location,
+    /// How long to wait for units other workers claimed.
+    patience: Duration,
+}
+
+impl Exchange {
+    /// The exchange under `root`, for `workers`, ending when `manifest` appears.
+    pub fn new(root: Location, workers: Workers, manifest: Location, patience: Duration) -> Self {
+        Self {
+            root,
+            workers,
+            manifest,
+            patience,
+        }
+    }
+
+    /// The location of an object of the exchange.
+    pub fn object(&self, relative: &str) -> Location {
+        self.root.join(relative)
+    }
+
+    fn done(&self, phase: Phase, unit: usize) -> Location {
+        self.root.join(&format!("done/{}-{unit:05}.json", phase.name()))
+    }
+
+    fn claim_of(&self, phase: Phase, unit: usize) -> Location {
+        self.root.join(&format!("claims/{}-{unit:05}", phase.name()))
+    }
+
+    /// Records `value` as the result of a unit (after the unit's objects are written).
+    pub async fn commit<T: Serialize>(&self, phase: Phase, unit: usize, value: &T) -> Result<(), PipelineError> {
+        crate::dataset::publish(&self.done(phase, unit), value).await
+    }
+
+    /// The committed result of a unit, `None` when it is not committed.
+    pub async fn result<T: DeserializeOwned>(&self, phase: Phase, unit: usize) -> Result<Option<T>, PipelineError> {
+        let location = self.done(phase, unit);
+        match location.read().await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                PipelineError::Internal(format!("unit marker {} cannot be read: {e}", location.url()))
+            }),
+            Err(maskforge_store::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The committed results of every unit of a phase, in unit order.
+    pub async fn results<T: DeserializeOwned>(&self, phase: Phase, units: usize) -> Result<Vec<T>, PipelineError> {
+        let mut all = Vec::with_capacity(units);
+        for unit in 0..units {
+            let value = self.result(phase, unit).await?.ok_or_else(|| {
+                PipelineError::Internal(format!(
+                    "{} unit {unit} lost its marker under {}",
+                    phase.name(),
+                    self.root.url()
+                ))
+            })?;
+            all.push(value);
+        }
+        Ok(all)
+    }
+
+    /// Tries to take a unit: true when this worker may do it.
+    async fn claim(&self, phase: Phase, unit: usize) -> Result<bool, PipelineError> {
+        let location = self.claim_of(phase, unit);
+        let me = format!("{}/{}", self.workers.index, self.workers.count);
+        if location.create(me.clone().into()).await? {
+            return Ok(true);
+        }
+        let holder = match location.read().await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(maskforge_store::StoreError::NotFound { .. }) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if holder == me {
+            return Ok(true); // an earlier run of this worker index
+        }
+        let stale = holder
+            .split_once('/')
+            .is_none_or(|(_, count)| count != self.workers.count.to_string());
+        if stale {
+            location.write(me.into()).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The committed units of a phase (one listing).
+    async fn committed(&self, phase: Phase) -> Result<BTreeSet<usize>, PipelineError> {
+        let folder = self.root.join("done");
+        let prefix = format!("{}-", phase.name());
+        Ok(folder
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|meta| {
+                let name = meta.location.filename()?;
+                name.strip_prefix(&prefix)?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect())
+    }
+
+    /// Runs a phase of `sizes.len()` units: this worker's share (by [`Workers::assign`] on
+    /// `sizes`), then unclaimed units, then waits for the rest. `work` gets batches of claimed,
+    /// uncommitted units and must commit each one.
+    pub fn run(
+        &self,
+        handle: &tokio::runtime::Handle,
+        phase: Phase,
+        sizes: &[u64],
+        batch: usize,
+        mut work: impl FnMut(&[usize]) -> Result<(), PipelineError>,
+    ) -> Result<PhaseEnd, PipelineError> {
+        let units = sizes.len();
+        let owners = Workers::assign(self.workers.count, sizes);
+        let mut committed = handle.block_on(self.committed(phase))?;
+        let mut mine = Vec::new();
+        for unit in (0..units).filter(|u| owners[*u] == self.workers.index && !committed.contains(u)) {
+            if handle.block_on(self.claim(phase, unit))? {
+                mine.push(unit);
+            }
+        }
+        for chunk in mine.chunks(batch.max(1)) {
+            work(chunk)?;
+        }
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            committed = handle.block_on(self.committed(phase))?;
+            if committed.len() >= units && (0..units).all(|u| committed.contains(&u)) {
+                return Ok(PhaseEnd::Complete);
+            }
+            if handle.block_on(self.manifest.head())?.is_some() {
+                return Ok(PhaseEnd::Published);
+            }
+            // Units nobody took (their worker has not started, or never will): take them,
+            // starting after this worker's index so that idle workers spread out.
+            let mut taken = Vec::new();
+            for unit in (0..units).map(|u| (u + self.workers.index * units / self.workers.count) % units) {
+                if taken.len() >= batch.max(1) {
+                    break;
+                }
+                if !committed.contains(&unit) && handle.block_on(self.claim(phase, unit))? {
+                    taken.push(unit);
+                }
+            }
+            if !taken.is_empty() {
+                work(&taken)?;
+                continue;
+            }
+            if started.elapsed() > self.patience {
+                let missing: Vec<String> = (0..units)
+                    .filter(|u| !committed.contains(u))
+                    .take(8)
+                    .map(|u| u.to_string())
+                    .collect();
+                return Err(PipelineError::Internal(format!(
+                    "gave up after {}s waiting for {} unit(s) {} claimed by other workers under {}; \
+                     rerun the workers that stopped (a rerun takes its claims back)",
+                    self.patience.as_secs(),
+                    phase.name(),
+                    missing.join(", "),
+                    self.root.url()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Phase 2 of an epoch: one partition group becomes one sorted run of examples. The group's
+//! documents are read back from the route phase in dataset order, pairs are built and masked per
+//! partition, every example gets its keyed rank, and an external sort orders them by (length
+//! bin, rank, key). The run `runs/g-GGGGG.bin` is indexed by rank range, so a reducer reads only
+//! the ranges that can hold its shard's examples.
+
+use super::exchange::Exchange;
+use super::partition::{Partitions, partition_of};
+use super::route::{Grouping, RouteResult, decode_routed, routed_object};
+use super::shuffle::{ExternalSorter, SortKey, put_item};
+use super::{Bins, EpochJob, build_instances, codec, epoch_stats};
+use crate::PipelineError;
+use maskforge_masking::{MaskStats, PairStats, Purpose, keyed_u64};
+use maskforge_schema::EpochStats;
+use maskforge_store::Location;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+
+/// What one map unit produced: its statistics and the index of its run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MapResult {
+    /// Statistics of the group's examples (`documents_in` is counted by the route phase).
+    pub stats: EpochStats,
+    /// Examples per (bin, rank range), at `bin * ranges + range`.
+    pub counts: Vec<u64>,
+    /// Byte offset in the run of the first example of each (bin, rank range), and the run's
+    /// length last.
+    pub offsets: Vec<u64>,
+}
+
+/// Rank ranges per bin for `shards` output shards per bin: several per shard, so a reducer
+/// reads little beyond its shard.
+pub fn ranges_per_bin(shards: u32) -> usize {
+    (shards.max(1) as usize * 4).min(1 << 16)
+}
+
+/// The rank range of `rank` among `ranges` equal parts of the `u64` space.
+pub fn range_of(rank: u64, ranges: usize) -> usize {
+    ((u128::from(rank) * ranges as u128) >> 64) as usize
+}
+
+/// The run of group `group`.
+pub fn run_object(exchange: &Exchange, group: usize) -> Location {
+    exchange.object(&format!("runs/g-{group:05}.bin"))
+}
+
+/// Builds group `group`'s run from the routed documents.
+pub fn map_group(
+    job: &EpochJob<'_>,
+    group: usize,
+    grouping: Grouping,
+    routed: &[RouteResult],
+    exchange: &Exchange,
+) -> Result<MapResult, PipelineError> {
+    let config = job.config;
+    let spill = tempfile::Builder::new()
+        .prefix("maskforge-map-")
+        .tempdir()
+        .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?;
+    // Documents of the group, in dataset order, into their partitions.
+    let partitions = grouping.partitions_of(group);
+    let mut local = Partitions::new(partitions.len(), spill.path())?;
+    for (shard, route) in routed.iter().enumerate() {
+        if route.group_bytes.get(group).copied().unwrap_or(0) == 0 {
+            continue;
+        }
+        let object = routed_object(exchange, group, shard);
+        let bytes = job.handle.block_on(object.read())?;
+        for doc in decode_routed(&bytes, &object.url())? {
+            let p = partition_of(doc.doc_id, grouping.partitions) - partitions.start;
+            local.push(doc, p)?;
+        }
+    }
+
+    // Pairs, masks and ranks per partition, into the sorter.
+    let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
+    let binned = !config.output.length_bins.is_empty();
+    let mut bin_counts = vec![0u64; bins.count()];
+    let mut sorter = ExternalSorter::new(config.output.shuffle_memory_mb as usize * (1 << 20), spill.path());
+    let mut pair_stats = PairStats::default();
+    let mut mask_stats = MaskStats::default();
+    let mut lengths: BTreeMap<u32, u64> = BTreeMap::new();
+    local.for_each(|docs| {
+        let instances = job
+            .pool
+            .install(|| build_instances(&docs, config, job.pair_epoch, job.sep, &mut pair_stats));
+        drop(docs);
+        let ranked: Vec<(SortKey, Vec<u8>, usize, MaskStats)> = job.pool.install(|| {
+            instances
+                .par_iter()
+                .map(|inst| {
+                    let mut stats = MaskStats::default();
+                    let example = job.masker.mask_instance(inst, job.epoch, &mut stats);
+                    let length = example.input_ids.len();
+                    let bin = if binned { bins.of(length) } else { 0 };
+                    let rank = keyed_u64(config.seed, Purpose::Shuffle, job.epoch, example.key);
+                    let mut payload = Vec::with_capacity(length * 10 + 64);
+                    codec::put_example(&mut payload, &example);
+                    let key = SortKey {
+                        bin,
+                        rank,
+                        key: example.key,
+                    };
+                    (key, payload, length, stats)
+                })
+                .collect()
+        });
+        for (key, payload, length, stats) in ranked {
+            mask_stats.merge(&stats);
+            bin_counts[key.bin as usize] += 1;
+            *lengths.entry((length as u32).div_ceil(64) * 64).or_default() += 1;
+            sorter.push(key, payload)?;
+        }
+        Ok(())
+    })?;
+
+    // The sorted run, indexed by (bin, rank range), uploaded from a local file.
+    let ranges = ranges_per_bin(config.output.example_shards);
+    let slots = bins.count() * ranges;
+    let mut counts = vec![0u64; slots];
+    let mut offsets = Vec::with_capacity(slots + 1);
+    let path = spill.path().join("run.bin");
+    let io = |e: std::io::Error| PipelineError::Internal(format!("map run {}: {e}", path.display()));
+    let mut out = BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+    let mut written = 0u64;
+    for item in sorter.finish()? {
+        let (key, payload) = item?;
+        let slot = key.bin as usize * ranges + range_of(key.rank, ranges);
+        while offsets.len() <= slot {
+            offsets.push(written);
+        }
+        counts[slot] += 1;
+        put_item(&mut out, key, &payload).map_err(io)?;
+        written += 21 + payload.len() as u64;
+    }
+    offsets.resize(slots + 1, written);
+    out.flush().map_err(io)?;
+    drop(out);
+    job.handle.block_on(run_object(exchange, group).write_file(&path))?;
+
+    let stats = epoch_stats(
+        0,
+        &pair_stats,
+        &mask_stats,
+        &lengths,
+        binned.then_some(&bin_counts),
+    );
+    Ok(MapResult {
+        stats,
+        counts,
+        offsets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_of;
+
+    #[test]
+    fn ranges_split_the_rank_space_evenly() {
+        assert_eq!(range_of(0, 8), 0);
+        assert_eq!(range_of(u64::MAX, 8), 7);
+        assert_eq!(range_of(u64::MAX / 2, 2), 0);
+        assert_eq!(range_of(u64::MAX / 2 + 1, 2), 1);
+        assert_eq!(range_of(12345, 1), 0);
+    }
+}

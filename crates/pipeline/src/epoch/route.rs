@@ -1,0 +1,133 @@
+//! Phase 1 of an epoch: each documents shard is split by partition group. Group `g` of shard `s`
+//! goes to `docs/g-GGGGG/s-SSSSS.bin` in the exchange: documents in dataset order, each as a
+//! little-endian `u32` length and its [`codec`](super::codec) form.
+
+use super::codec::{Reader, get_document, put_document};
+use super::documents::{self, OwnedDocument};
+use super::exchange::Exchange;
+use super::partition::partition_of;
+use crate::PipelineError;
+use maskforge_schema::ShardEntry;
+use maskforge_store::Location;
+use serde::{Deserialize, Serialize};
+
+/// How documents map to partitions (pair building draws negatives within one) and partitions
+/// to groups (the units of the map phase: contiguous runs of partitions).
+#[derive(Debug, Clone, Copy)]
+pub struct Grouping {
+    /// Number of partitions.
+    pub partitions: usize,
+    /// Number of groups.
+    pub groups: usize,
+}
+
+impl Grouping {
+    /// At most this many groups, so the route phase writes at most this many objects per shard.
+    pub const MAX_GROUPS: usize = 64;
+
+    /// The grouping of `partitions` partitions.
+    pub fn new(partitions: usize) -> Self {
+        Self {
+            partitions: partitions.max(1),
+            groups: partitions.clamp(1, Self::MAX_GROUPS),
+        }
+    }
+
+    /// The group of a partition.
+    pub fn group_of(&self, partition: usize) -> usize {
+        partition * self.groups / self.partitions
+    }
+
+    /// The partitions of group `g`.
+    pub fn partitions_of(&self, group: usize) -> std::ops::Range<usize> {
+        let first = (group * self.partitions).div_ceil(self.groups);
+        let end = ((group + 1) * self.partitions).div_ceil(self.groups);
+        first..end
+    }
+}
+
+/// What routing one documents shard produced.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RouteResult {
+    /// Documents read.
+    pub documents: u64,
+    /// Bytes written for each group (0: no object).
+    pub group_bytes: Vec<u64>,
+}
+
+/// The object holding group `group`'s documents from shard `shard`.
+pub fn routed_object(exchange: &Exchange, group: usize, shard: usize) -> Location {
+    exchange.object(&format!("docs/g-{group:05}/s-{shard:05}.bin"))
+}
+
+/// Splits documents shard `index` by group into the exchange.
+pub async fn route_shard(
+    documents_dir: &Location,
+    shard: &ShardEntry,
+    index: usize,
+    grouping: Grouping,
+    exchange: &Exchange,
+) -> Result<RouteResult, PipelineError> {
+    let mut buffers = vec![Vec::new(); grouping.groups];
+    let mut count = 0u64;
+    let mut record = Vec::new();
+    documents::read_shard(documents_dir, shard, |doc| {
+        count += 1;
+        let group = grouping.group_of(partition_of(doc.doc_id, grouping.partitions));
+        record.clear();
+        put_document(&mut record, &doc);
+        let out = &mut buffers[group];
+        out.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        out.extend_from_slice(&record);
+    })
+    .await?;
+    let mut group_bytes = Vec::with_capacity(buffers.len());
+    for (group, bytes) in buffers.into_iter().enumerate() {
+        group_bytes.push(bytes.len() as u64);
+        if !bytes.is_empty() {
+            routed_object(exchange, group, index).write(bytes.into()).await?;
+        }
+    }
+    Ok(RouteResult {
+        documents: count,
+        group_bytes,
+    })
+}
+
+/// Reads back the documents of a routed object, in order.
+pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<OwnedDocument>, PipelineError> {
+    let bad = || PipelineError::Internal(format!("exchange object {url} is damaged"));
+    let mut docs = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = rest
+            .get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(bad)?;
+        let record = rest.get(4..4 + n).ok_or_else(bad)?;
+        docs.push(get_document(&mut Reader::new(record)).ok_or_else(bad)?);
+        rest = &rest[4 + n..];
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grouping;
+
+    #[test]
+    fn groups_cover_partitions_contiguously() {
+        for partitions in [1, 2, 7, 64, 65, 1000] {
+            let g = Grouping::new(partitions);
+            let mut next = 0;
+            for group in 0..g.groups {
+                let range = g.partitions_of(group);
+                assert_eq!(range.start, next);
+                assert!(!range.is_empty());
+                assert!(range.clone().all(|p| g.group_of(p) == group), "{partitions} {group}");
+                next = range.end;
+            }
+            assert_eq!(next, partitions);
+        }
+    }
+}
