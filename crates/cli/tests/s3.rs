@@ -3,98 +3,9 @@
 
 mod common;
 
+use common::s3_server::{S3Server, SECRET_KEY};
 use common::*;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const ACCESS_KEY: &str = "maskforge-test";
-const SECRET_KEY: &str = "s3cr3t-Value-never-printed";
-
-/// A running s3s-fs serving a temporary folder; every folder in it is a bucket.
-struct S3Server {
-    child: Child,
-    port: u16,
-    root: tempfile::TempDir,
-}
-
-impl S3Server {
-    fn start() -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs must be installed (scripts/test.sh installs it: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port, root }
-    }
-
-    fn bucket(&self, name: &str) -> PathBuf {
-        let dir = self.root.path().join(name);
-        std::fs::create_dir_all(&dir).expect("bucket folder");
-        dir
-    }
-
-    fn env(&self, secret: &str) -> Vec<(String, String)> {
-        [
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", secret.to_owned()),
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
-            ("AWS_ALLOW_HTTP", "true".to_owned()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ok_env(args: &[&str], env: &[(String, String)]) {
-    let out = maskforge_env(args, env);
-    assert!(
-        out.status.success(),
-        "maskforge {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The files a dataset's manifest lists, plus the manifest, with their bytes.
-fn dataset_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let m = manifest(dir);
-    let mut names: Vec<String> = m["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["path"].as_str().unwrap().to_owned())
-        .collect();
-    names.push("manifest.json".into());
-    if let Some(vocab) = m["vocab"]["path"].as_str() {
-        names.push(vocab.to_owned());
-    }
-    names
-        .into_iter()
-        .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
-        .collect()
-}
+use std::path::Path;
 
 #[test]
 fn s3_runs_match_local_runs_byte_for_byte() {
@@ -143,8 +54,8 @@ fn s3_runs_match_local_runs_byte_for_byte() {
         "--quiet",
     ]);
     for dataset in ["documents", "epochs/0"] {
-        let remote = dataset_files(&bucket.join("out").join(dataset));
-        let here = dataset_files(&local_out.join(dataset));
+        let remote = published(&bucket.join("out").join(dataset));
+        let here = published(&local_out.join(dataset));
         assert!(remote.len() > 2);
         assert_eq!(remote.len(), here.len());
         for ((name, a), (_, b)) in remote.iter().zip(&here) {

@@ -9,23 +9,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The manifest and every shard it lists.
-fn published(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let m = manifest(dir);
-    let mut files: Vec<(String, Vec<u8>)> = m["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["path"].as_str().unwrap().to_owned())
-        .map(|p| (p.clone(), std::fs::read(dir.join(&p)).unwrap()))
-        .collect();
-    files.push((
-        "manifest.json".into(),
-        std::fs::read(dir.join("manifest.json")).unwrap(),
-    ));
-    files
-}
-
 fn args(out: &Path) -> Vec<String> {
     let mut a = vec!["prepare".to_owned(), pipeline("macbert-zh.toml")];
     for input in [

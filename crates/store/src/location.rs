@@ -59,20 +59,53 @@ fn remote_store(url: &Url) -> Result<Arc<dyn ObjectStore>, String> {
     Ok(store)
 }
 
+/// Environment variable bounding how long a failing request is retried, in seconds.
+pub const RETRY_SECS_VARIABLE: &str = "MASKFORGE_RETRY_SECS";
+
 /// Builds a client from the cloud's standard environment: `AWS_*` (with `AWS_ENDPOINT_URL` and
 /// `AWS_ALLOW_HTTP` for S3-compatible servers; path-style requests), `GOOGLE_*`, `AZURE_*`.
-/// Transient errors are retried with exponential backoff (object_store's retry policy).
+/// Transient errors (refused connections, 5xx, timeouts of idempotent requests) are retried with
+/// exponential backoff (at most 15 s apart) for [`RETRY_SECS_VARIABLE`] seconds (default 180).
 fn build_remote(url: &Url, store_url: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
     use object_store::aws::AmazonS3Builder;
     use object_store::azure::MicrosoftAzureBuilder;
     use object_store::gcp::GoogleCloudStorageBuilder;
     use object_store::http::HttpBuilder;
+    // The time limit, not the count, ends retries: a short outage is ridden out.
+    let retry = object_store::RetryConfig {
+        retry_timeout: retry_timeout(std::env::var(RETRY_SECS_VARIABLE).ok().as_deref()),
+        max_retries: 1000,
+        ..Default::default()
+    };
     Ok(match url.scheme() {
-        "s3" | "s3a" => Arc::new(AmazonS3Builder::from_env().with_url(store_url).build()?),
-        "gs" => Arc::new(GoogleCloudStorageBuilder::from_env().with_url(store_url).build()?),
-        "az" | "abfs" | "abfss" => Arc::new(MicrosoftAzureBuilder::from_env().with_url(store_url).build()?),
-        _ => Arc::new(HttpBuilder::new().with_url(store_url).build()?),
+        "s3" | "s3a" => Arc::new(
+            AmazonS3Builder::from_env()
+                .with_url(store_url)
+                .with_retry(retry)
+                .build()?,
+        ),
+        "gs" => Arc::new(
+            GoogleCloudStorageBuilder::from_env()
+                .with_url(store_url)
+                .with_retry(retry)
+                .build()?,
+        ),
+        "az" | "abfs" | "abfss" => Arc::new(
+            MicrosoftAzureBuilder::from_env()
+                .with_url(store_url)
+                .with_retry(retry)
+                .build()?,
+        ),
+        _ => Arc::new(HttpBuilder::new().with_url(store_url).with_retry(retry).build()?),
     })
+}
+
+/// The retry time limit from the variable's value; unset or unreadable means 180 s.
+fn retry_timeout(value: Option<&str>) -> std::time::Duration {
+    let seconds = value
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0);
+    std::time::Duration::from_secs_f64(seconds.unwrap_or(180.0))
 }
 
 impl Location {
@@ -253,7 +286,10 @@ impl Location {
         let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
         let mut next = first;
         while !next.is_empty() {
-            writer.wait_for_capacity(2).await.map_err(|e| self.error("writing", e))?;
+            writer
+                .wait_for_capacity(2)
+                .await
+                .map_err(|e| self.error("writing", e))?;
             writer.put(next);
             next = part(&mut reader)?;
         }

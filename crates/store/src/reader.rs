@@ -1,22 +1,33 @@
 //! A blocking `Read` over an object streamed from any store, for line-based parsers running on
-//! worker threads. Memory is one fetched chunk, whatever the object's size.
+//! worker threads. Memory is one fetched chunk, whatever the object's size. A stream cut off
+//! midway (a dropped connection, a server restart) resumes from the last byte read, on the same
+//! version of the object.
 
 use crate::{Location, StoreError};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use object_store::ObjectStoreExt;
+use object_store::{GetOptions, GetRange, ObjectStoreExt};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::runtime::Handle;
+
+/// How many times in a row a cut-off stream is resumed before the read fails.
+const RESUMES: u32 = 5;
 
 /// Reads an object chunk by chunk, blocking the calling (non-async) thread on the runtime.
 pub struct StreamingReader {
     handle: Handle,
+    location: Location,
     stream: BoxStream<'static, object_store::Result<Bytes>>,
     chunk: Bytes,
-    url: String,
+    /// Bytes of the object read so far.
+    offset: u64,
+    size: u64,
+    /// The version read, so that a resumed stream continues the same bytes.
+    etag: Option<String>,
     bytes_read: Arc<AtomicU64>,
 }
 
@@ -29,26 +40,62 @@ impl StreamingReader {
             .map_err(|e| location.error("reading", e))?;
         Ok(Self {
             handle,
+            location: location.clone(),
+            etag: result.meta.e_tag.clone(),
+            size: result.meta.size,
             stream: result.into_stream(),
             chunk: Bytes::new(),
-            url: location.url(),
+            offset: 0,
             bytes_read,
         })
+    }
+
+    /// Asks for the rest of the object again.
+    fn resume(&mut self) -> object_store::Result<()> {
+        let options = GetOptions {
+            range: Some(GetRange::Offset(self.offset)),
+            if_match: self.etag.clone(),
+            ..Default::default()
+        };
+        let result = self
+            .handle
+            .block_on(self.location.store().get_opts(self.location.path(), options))?;
+        self.stream = result.into_stream();
+        Ok(())
     }
 }
 
 impl Read for StreamingReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut failures = 0;
         while self.chunk.is_empty() {
             match self.handle.block_on(self.stream.next()) {
                 None => return Ok(0),
                 Some(Ok(chunk)) => {
+                    failures = 0;
+                    self.offset += chunk.len() as u64;
                     self.bytes_read.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     self.chunk = chunk;
                 }
                 Some(Err(e)) => {
-                    let message = crate::redact(&e.to_string());
-                    return Err(std::io::Error::other(format!("reading {}: {message}", self.url)));
+                    failures += 1;
+                    let url = self.location.url();
+                    let fail = |e: &dyn std::fmt::Display| {
+                        let message = crate::redact(&e.to_string());
+                        std::io::Error::other(format!("reading {url}: {message}"))
+                    };
+                    if failures > RESUMES || self.offset >= self.size {
+                        return Err(fail(&e));
+                    }
+                    log::warn!(
+                        "reading {url} stopped at byte {} ({}); resuming",
+                        self.offset,
+                        crate::redact(&e.to_string())
+                    );
+                    std::thread::sleep(Duration::from_millis(200 << failures));
+                    if let Err(e) = self.resume() {
+                        return Err(fail(&e));
+                    }
                 }
             }
         }

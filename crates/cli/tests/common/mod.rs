@@ -2,6 +2,8 @@
 //! vocabularies, and running the `maskforge` binary.
 #![allow(dead_code)]
 
+pub mod s3_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -233,4 +235,113 @@ pub fn read_examples(dataset: &Path) -> Vec<ExampleRow> {
         }
     }
     rows
+}
+
+/// Runs `maskforge` with extra environment variables and expects success.
+pub fn ok_env(args: &[&str], env: &[(String, String)]) {
+    let out = maskforge_env(args, env);
+    assert!(
+        out.status.success(),
+        "maskforge {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The files a published dataset's manifest lists, the manifest and the vocabulary (if any),
+/// with their bytes.
+pub fn published(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let m = manifest(dir);
+    let mut names: Vec<String> = m["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .map(|s| s["path"].as_str().expect("path").to_owned())
+        .collect();
+    names.push("manifest.json".into());
+    if let Some(vocab) = m["vocab"]["path"].as_str() {
+        names.push(vocab.to_owned());
+    }
+    names
+        .into_iter()
+        .map(|n| (n.clone(), std::fs::read(dir.join(&n)).expect("published file")))
+        .collect()
+}
+
+/// Files below `dir` whose path contains `part`.
+pub fn files_containing(dir: &Path, part: &str) -> usize {
+    if !dir.exists() {
+        return 0;
+    }
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().contains(part) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// Watches a dataset folder from another thread, as a reader polling for a finished dataset
+/// would: every time a manifest is there, each file it lists must be there, complete.
+pub struct ManifestWatcher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl ManifestWatcher {
+    /// Starts polling `dataset/manifest.json` every few milliseconds.
+    pub fn start(dataset: &Path) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, dir) = (stop.clone(), dataset.to_path_buf());
+        let thread = std::thread::spawn(move || {
+            let (mut seen, mut problems) = (0, Vec::new());
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok(text) = std::fs::read(dir.join("manifest.json")) {
+                    seen += 1;
+                    match serde_json::from_slice::<serde_json::Value>(&text) {
+                        Ok(m) => {
+                            for shard in m["shards"].as_array().into_iter().flatten() {
+                                let path = dir.join(shard["path"].as_str().unwrap_or_default());
+                                let ok = std::fs::read(&path).is_ok_and(|bytes| {
+                                    sha256_hex(&bytes) == shard["sha256"].as_str().unwrap_or_default()
+                                });
+                                if !ok {
+                                    problems.push(format!("{} incomplete while the manifest exists", path.display()));
+                                }
+                            }
+                        }
+                        Err(e) => problems.push(format!("manifest unreadable: {e}")),
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (seen, problems)
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops polling; panics if the reader ever saw a manifest before its files; returns how
+    /// many times it saw one.
+    pub fn finish(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (seen, problems) = self.thread.take().expect("running").join().expect("watcher");
+        assert!(problems.is_empty(), "a reader saw an unfinished dataset: {problems:?}");
+        seen
+    }
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -87,9 +87,9 @@ impl Exchange {
     pub async fn result<T: DeserializeOwned>(&self, phase: Phase, unit: usize) -> Result<Option<T>, PipelineError> {
         let location = self.done(phase, unit);
         match location.read().await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                PipelineError::Internal(format!("unit marker {} cannot be read: {e}", location.url()))
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| PipelineError::Internal(format!("unit marker {} cannot be read: {e}", location.url()))),
             Err(maskforge_store::StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

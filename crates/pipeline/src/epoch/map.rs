@@ -140,18 +140,8 @@ pub fn map_group(
     drop(out);
     job.handle.block_on(run_object(exchange, group).write_file(&path))?;
 
-    let stats = epoch_stats(
-        0,
-        &pair_stats,
-        &mask_stats,
-        &lengths,
-        binned.then_some(&bin_counts),
-    );
-    Ok(MapResult {
-        stats,
-        counts,
-        offsets,
-    })
+    let stats = epoch_stats(0, &pair_stats, &mask_stats, &lengths, binned.then_some(&bin_counts));
+    Ok(MapResult { stats, counts, offsets })
 }
 
 #[cfg(test)]

@@ -17,22 +17,22 @@ mod shuffle;
 mod writer;
 
 use crate::progress::Progress;
-use crate::{PipelineError, dataset, resources};
 use crate::workers::Workers;
+use crate::{PipelineError, dataset, resources};
 use documents::OwnedDocument;
 use exchange::{Exchange, Phase, PhaseEnd};
+use map::MapResult;
 use maskforge_config::{PairTask, PipelineConfig};
 use maskforge_masking::{
     Instance, MaskStats, Masker, Packer, PairStats, SIMILAR_FALLBACKS, SimilarWords, SpecialTokenNames, SynonymTable,
     Vocabulary, pair_instances,
 };
 use maskforge_schema::{
-    CONFIG_HASH_KEY, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry, TOOL_VERSION,
-    VOCAB_FILE, VocabEntry, examples,
+    CONFIG_HASH_KEY, DocumentsManifest, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry,
+    TOOL_VERSION, VOCAB_FILE, VocabEntry, examples,
 };
 use maskforge_store::{Location, ShardOptions, sha256_hex};
 use maskforge_text::TextTokenizer;
-use map::MapResult;
 use partition::partition_count;
 use rayon::prelude::*;
 use reduce::{RangeStarts, ShardJob};
@@ -214,42 +214,130 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         epoch,
         pair_epoch,
         sep: vocab.sep,
+        config_hash: &config_hash,
     };
-    let threads = pool.current_num_threads();
-    let started = std::time::Instant::now();
-    let phase_done = |name: &str| log::debug!("epoch {epoch}: {name} done at {:.2}s", started.elapsed().as_secs_f64());
-    let published = |handle: &tokio::runtime::Handle| -> Result<EpochReport, PipelineError> {
+    let output = EpochOutput {
+        documents_dir: &documents_dir,
+        documents: &documents_manifest,
+        dataset: &dataset,
+        exchange: &exchange,
+        progress: options.progress.as_ref(),
+    };
+    let published = || -> Result<EpochReport, PipelineError> {
         let manifest = handle
             .block_on(read_published(&manifest_location))?
+            .filter(|m| m.config_hash == config_hash)
             .ok_or_else(|| PipelineError::Internal("the manifest disappeared after publication".into()))?;
         Ok(EpochReport {
             dataset_url: dataset.url(),
             manifest,
         })
     };
+    let (written, stats) = match build(&job, &output) {
+        Ok(Some(built)) => built,
+        Ok(None) => return published(),
+        // Another worker may have finished and removed the exchange under this one.
+        Err(e) if workers.count > 1 => return published().map_err(|_| e),
+        Err(e) => return Err(e),
+    };
+
+    // 4. The vocabulary and the manifest, last; then the exchange and stale shards go.
+    let vocab_text = tokens.join("\n") + "\n";
+    let vocab_entry = VocabEntry {
+        path: VOCAB_FILE.to_owned(),
+        size: vocab.len() as u64,
+        sha256: sha256_hex(vocab_text.as_bytes()),
+    };
+    let manifest = ExamplesManifest {
+        schema_version: examples::SCHEMA_VERSION.to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
+        documents_manifest_sha256,
+        config_hash: config_hash.clone(),
+        config: content,
+        seed: config.seed,
+        epoch,
+        pair_epoch,
+        tokenizer_hash: tokenizer.hash().to_owned(),
+        synonyms_hash: synonyms_hash.clone(),
+        vocab: vocab_entry,
+        shards: written,
+        stats,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let created = handle.block_on(async {
+        dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
+        if workers.count > 1 {
+            Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
+        } else {
+            manifest_location.write(json.into()).await?;
+            Ok(true)
+        }
+    })?;
+    if !created {
+        return published();
+    }
+    handle.block_on(async {
+        dataset.join(EXCHANGE_FOLDER).delete_all().await?;
+        let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
+        dataset::remove_stale_shards(&dataset, &keep).await
+    })?;
+    Ok(EpochReport {
+        dataset_url: dataset.url(),
+        manifest,
+    })
+}
+
+/// Where an epoch run reads and writes.
+struct EpochOutput<'a> {
+    documents_dir: &'a Location,
+    documents: &'a DocumentsManifest,
+    dataset: &'a Location,
+    exchange: &'a Exchange,
+    progress: &'a dyn Progress,
+}
+
+/// Runs the three phases; the shards written and the statistics, or `None` when another worker
+/// published the epoch meanwhile.
+fn build(job: &EpochJob<'_>, output: &EpochOutput<'_>) -> Result<Option<(Vec<ShardEntry>, EpochStats)>, PipelineError> {
+    let (config, handle, pool, exchange) = (job.config, job.handle, job.pool, output.exchange);
+    let threads = pool.current_num_threads();
+    let started = std::time::Instant::now();
+    let phase_done = |name: &str| {
+        log::debug!(
+            "epoch {}: {name} done at {:.2}s",
+            job.epoch,
+            started.elapsed().as_secs_f64()
+        )
+    };
 
     // 1. Route: documents shards split by partition group.
     let grouping = Grouping::new(partition_count(
-        documents_manifest.counts.documents_out,
+        output.documents.counts.documents_out,
         config.pairs.negative_pool,
     ));
-    let shards = &documents_manifest.shards;
-    options.progress.begin(shards.iter().map(|s| s.bytes).sum());
+    let shards = &output.documents.shards;
+    output.progress.begin(shards.iter().map(|s| s.bytes).sum());
     let sizes: Vec<u64> = shards.iter().map(|s| s.bytes).collect();
-    let end = exchange.run(&handle, Phase::Route, &sizes, threads, |units| {
+    let end = exchange.run(handle, Phase::Route, &sizes, threads, |units| {
         pool.install(|| {
             units.par_iter().try_for_each(|&unit| {
                 let shard = &shards[unit];
-                let result = handle.block_on(route::route_shard(&documents_dir, shard, unit, grouping, &exchange))?;
+                let result = handle.block_on(route::route_shard(
+                    output.documents_dir,
+                    shard,
+                    unit,
+                    grouping,
+                    exchange,
+                ))?;
                 handle.block_on(exchange.commit(Phase::Route, unit, &result))?;
-                options.progress.advance(shard.bytes, result.documents);
+                output.progress.advance(shard.bytes, result.documents);
                 Ok(())
             })
         })
     })?;
-    options.progress.end();
+    output.progress.end();
     if end == PhaseEnd::Published {
-        return published(&handle);
+        return Ok(None);
     }
     let routed: Vec<RouteResult> = handle.block_on(exchange.results(Phase::Route, shards.len()))?;
     phase_done("route");
@@ -258,15 +346,15 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let group_sizes: Vec<u64> = (0..grouping.groups)
         .map(|g| routed.iter().map(|r| r.group_bytes[g]).sum())
         .collect();
-    let end = exchange.run(&handle, Phase::Map, &group_sizes, 1, |units| {
+    let end = exchange.run(handle, Phase::Map, &group_sizes, 1, |units| {
         for &group in units {
-            let result = map::map_group(&job, group, grouping, &routed, &exchange)?;
+            let result = map::map_group(job, group, grouping, &routed, exchange)?;
             handle.block_on(exchange.commit(Phase::Map, group, &result))?;
         }
         Ok(())
     })?;
     if end == PhaseEnd::Published {
-        return published(&handle);
+        return Ok(None);
     }
     let mapped: Vec<MapResult> = handle.block_on(exchange.results(Phase::Map, grouping.groups))?;
     phase_done("map");
@@ -286,7 +374,12 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     };
     let ranges = map::ranges_per_bin(config.output.example_shards);
     let bin_totals: Vec<u64> = (0..bins.count())
-        .map(|b| mapped.iter().map(|m| m.counts[b * ranges..(b + 1) * ranges].iter().sum::<u64>()).sum())
+        .map(|b| {
+            mapped
+                .iter()
+                .map(|m| m.counts[b * ranges..(b + 1) * ranges].iter().sum::<u64>())
+                .sum()
+        })
         .collect();
     let mut shard_jobs = Vec::new();
     let mut next_id = 0u64;
@@ -318,7 +411,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         row_group_rows: config.output.row_group_rows as usize,
         metadata: vec![
             (SCHEMA_VERSION_KEY.to_owned(), examples::SCHEMA_VERSION.to_owned()),
-            (CONFIG_HASH_KEY.to_owned(), config_hash.clone()),
+            (CONFIG_HASH_KEY.to_owned(), job.config_hash.to_owned()),
         ],
     };
     let writer = ExamplesWriter::new(
@@ -328,66 +421,23 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         config.pairs.task == PairTask::Sop,
     );
     let starts = RangeStarts::new(&mapped, bins.count(), ranges);
-    let runs = reduce::runs(&exchange, grouping.groups);
+    let runs = reduce::runs(exchange, grouping.groups);
     let rows: Vec<u64> = shard_jobs.iter().map(|j| j.rows).collect();
-    let end = exchange.run(&handle, Phase::Reduce, &rows, threads, |units| {
+    let end = exchange.run(handle, Phase::Reduce, &rows, threads, |units| {
         pool.install(|| {
             units.par_iter().try_for_each(|&unit| {
-                let entry = reduce::reduce_shard(&job, &shard_jobs[unit], &mapped, &starts, &writer, &runs, &dataset)?;
+                let entry =
+                    reduce::reduce_shard(job, &shard_jobs[unit], &mapped, &starts, &writer, &runs, output.dataset)?;
                 handle.block_on(exchange.commit(Phase::Reduce, unit, &entry))
             })
         })
     })?;
     if end == PhaseEnd::Published {
-        return published(&handle);
+        return Ok(None);
     }
     let written: Vec<ShardEntry> = handle.block_on(exchange.results(Phase::Reduce, shard_jobs.len()))?;
     phase_done("reduce");
-
-    // 4. The vocabulary and the manifest, last; then the exchange and stale shards go.
-    let vocab_text = tokens.join("\n") + "\n";
-    let vocab_entry = VocabEntry {
-        path: VOCAB_FILE.to_owned(),
-        size: vocab.len() as u64,
-        sha256: sha256_hex(vocab_text.as_bytes()),
-    };
-    let manifest = ExamplesManifest {
-        schema_version: examples::SCHEMA_VERSION.to_owned(),
-        tool_version: TOOL_VERSION.to_owned(),
-        documents_manifest_sha256,
-        config_hash,
-        config: content,
-        seed: config.seed,
-        epoch,
-        pair_epoch,
-        tokenizer_hash: tokenizer.hash().to_owned(),
-        synonyms_hash: synonyms_hash.clone(),
-        vocab: vocab_entry,
-        shards: written,
-        stats,
-    };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
-    let created = handle.block_on(async {
-        dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
-        if workers.count > 1 {
-            Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
-        } else {
-            manifest_location.write(json.into()).await?;
-            Ok(true)
-        }
-    })?;
-    if !created {
-        return published(&handle);
-    }
-    handle.block_on(async {
-        dataset.join(EXCHANGE_FOLDER).delete_all().await?;
-        let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
-        dataset::remove_stale_shards(&dataset, &keep).await
-    })?;
-    Ok(EpochReport {
-        dataset_url: dataset.url(),
-        manifest,
-    })
+    Ok(Some((written, stats)))
 }
 
 /// What the jobs of one epoch share.
@@ -399,6 +449,7 @@ pub(crate) struct EpochJob<'a> {
     epoch: u32,
     pair_epoch: u32,
     sep: u32,
+    config_hash: &'a str,
 }
 
 /// The published manifest at `location`, if any.

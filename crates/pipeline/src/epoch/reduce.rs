@@ -93,7 +93,12 @@ pub fn reduce_shard(
             );
         }
         merged.sort_by_key(|(key, _)| *key);
-        for (i, (key, payload)) in merged.into_iter().skip(skip as usize).take(shard.rows as usize).enumerate() {
+        for (i, (key, payload)) in merged
+            .into_iter()
+            .skip(skip as usize)
+            .take(shard.rows as usize)
+            .enumerate()
+        {
             let example = codec::get_example(&mut codec::Reader::new(payload))
                 .ok_or_else(|| PipelineError::Internal("an exchanged example cannot be decoded".into()))?;
             placed.push(Placed {
