@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need when it is missing (pyarrow, numpy and
-# datasets for the outside-consumer checks, s3s-fs for the S3 tests), then runs every test of the
-# workspace. The tests start the S3 server themselves.
+# datasets for the outside-consumer checks, s3s-fs for the S3 tests, Debian's Slurm and munge
+# packages for the Slurm test), then runs every test of the workspace. The tests start the S3
+# server and the one-node Slurm cluster themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,15 @@ fi
 if ! command -v s3s-fs >/dev/null 2>&1; then
     echo "installing s3s-fs 0.14.1 (S3-compatible test server)"
     cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked
+fi
+
+# A one-node Slurm cluster runs the repository's Slurm template (deploy/slurm/local-cluster.sh).
+if ! command -v sbatch >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1; then
+    echo "installing Slurm and munge (Debian packages)"
+    packages=(slurmctld slurmd slurm-client munge)
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
 fi
 
 cargo fmt --all --check

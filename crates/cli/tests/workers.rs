@@ -1,6 +1,6 @@
-//! `maskforge prepare` split over worker processes: any number of concurrent workers, workers
-//! given their index by Slurm or Kubernetes variables, and a kill -9 followed by a rerun all give
-//! the bytes of one uninterrupted process.
+//! `maskforge prepare` and `maskforge epoch` split over worker processes on a local file system:
+//! any number of concurrent workers, workers given their index by Slurm or Kubernetes
+//! variables, and a kill -9 followed by a rerun all give the bytes of one uninterrupted process.
 
 mod common;
 
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn args(out: &Path) -> Vec<String> {
-    let mut a = vec!["prepare".to_owned(), pipeline("macbert-zh.toml")];
+fn args(job: &str, out: &Path) -> Vec<String> {
+    let mut a = vec![job.to_owned(), pipeline("macbert-zh.toml")];
     for input in [
         format!("{}/zh/*.txt", corpora().display()),
         corpus("formats/fortunes-zh.jsonl"),
@@ -19,12 +19,21 @@ fn args(out: &Path) -> Vec<String> {
         a.push(input);
     }
     a.extend(["--output".into(), out.to_str().unwrap().to_owned(), "--quiet".into()]);
+    // Several partition groups, so that the epoch's map phase has units to share.
+    a.extend(["--set".into(), "pairs.negative_pool=3000".into()]);
+    if job == "epoch" {
+        a.extend(["--epoch".into(), "0".into()]);
+    }
     a
 }
 
 fn command(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    job_command("prepare", out, extra, env)
+}
+
+fn job_command(job: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_maskforge"));
-    cmd.args(args(out))
+    cmd.args(args(job, out))
         .args(extra)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -40,35 +49,47 @@ fn concurrent_workers_and_scheduler_indexes_match_one_process() {
     assert!(status.success());
     let expected = published(&single.join("documents"));
 
+    let status = job_command("epoch", &single, &[], &[]).status().unwrap();
+    assert!(status.success());
+    let expected_epoch = published(&single.join("epochs/0"));
+
     // Three workers at once: flags, Slurm's variables, Kubernetes' completion index.
     let three = tmp.path().join("three");
-    let children = vec![
-        command(&three, &["--workers", "3", "--worker-index", "0"], &[])
+    for job in ["prepare", "epoch"] {
+        let children = vec![
+            job_command(job, &three, &["--workers", "3", "--worker-index", "0"], &[])
+                .spawn()
+                .unwrap(),
+            job_command(
+                job,
+                &three,
+                &[],
+                &[
+                    ("SLURM_ARRAY_TASK_COUNT", "3"),
+                    ("SLURM_ARRAY_TASK_ID", "5"),
+                    ("SLURM_ARRAY_TASK_MIN", "4"),
+                ],
+            )
             .spawn()
             .unwrap(),
-        command(
-            &three,
-            &[],
-            &[
-                ("SLURM_ARRAY_TASK_COUNT", "3"),
-                ("SLURM_ARRAY_TASK_ID", "5"),
-                ("SLURM_ARRAY_TASK_MIN", "4"),
-            ],
-        )
-        .spawn()
-        .unwrap(),
-        command(&three, &["--workers", "3"], &[("JOB_COMPLETION_INDEX", "2")])
-            .spawn()
-            .unwrap(),
-    ];
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            job_command(job, &three, &["--workers", "3"], &[("JOB_COMPLETION_INDEX", "2")])
+                .spawn()
+                .unwrap(),
+        ];
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
     }
     assert!(
         published(&three.join("documents")) == expected,
         "3 workers differ from one process"
     );
+    assert!(
+        published(&three.join("epochs/0")) == expected_epoch,
+        "an epoch over 3 workers differs from one process"
+    );
+    assert!(!three.join("epochs/0/_exchange").exists());
 
     // A worker rerun after publication has nothing to do; a worker of another configuration
     // refuses to mix into the dataset.
