@@ -165,14 +165,20 @@ impl Exchange {
         let units = sizes.len();
         let owners = Workers::assign(self.workers.count, sizes);
         let mut committed = handle.block_on(self.committed(phase))?;
-        let mut mine = Vec::new();
-        for unit in (0..units).filter(|u| owners[*u] == self.workers.index && !committed.contains(u)) {
-            if handle.block_on(self.claim(phase, unit))? {
-                mine.push(unit);
-            }
-        }
+        let mine: Vec<usize> = (0..units)
+            .filter(|u| owners[*u] == self.workers.index && !committed.contains(u))
+            .collect();
+        // Claimed a batch at a time, so that idle workers can take what this one has not begun.
         for chunk in mine.chunks(batch.max(1)) {
-            work(chunk)?;
+            let mut claimed = Vec::with_capacity(chunk.len());
+            for &unit in chunk {
+                if handle.block_on(self.claim(phase, unit))? {
+                    claimed.push(unit);
+                }
+            }
+            if !claimed.is_empty() {
+                work(&claimed)?;
+            }
         }
         let started = Instant::now();
         let mut pause = Duration::from_millis(100);
@@ -217,5 +223,69 @@ impl Exchange {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(2));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(name: &str, index: usize, count: usize) -> Exchange {
+        let root = Location::parse(&format!("memory://{name}/x")).unwrap();
+        let manifest = root.join("manifest.json");
+        Exchange::new(root, Workers { count, index }, manifest, Duration::from_secs(5))
+    }
+
+    #[test]
+    fn claims_belong_to_a_worker_index_and_its_reruns() {
+        let runtime = crate::dataset::io_runtime().unwrap();
+        let (a, b) = (exchange("claims", 0, 2), exchange("claims", 1, 2));
+        runtime.block_on(async {
+            assert!(a.claim(Phase::Map, 3).await.unwrap());
+            assert!(!b.claim(Phase::Map, 3).await.unwrap(), "another worker's claim");
+            assert!(
+                a.claim(Phase::Map, 3).await.unwrap(),
+                "a rerun of worker 0 takes it back"
+            );
+            let other_run = exchange("claims", 1, 3);
+            assert!(
+                other_run.claim(Phase::Map, 3).await.unwrap(),
+                "claims of another worker count are stale"
+            );
+            let same_run = exchange("claims", 2, 3);
+            assert!(!same_run.claim(Phase::Map, 3).await.unwrap());
+        });
+    }
+
+    #[test]
+    fn a_worker_takes_units_nobody_claimed_and_waits_for_the_others() {
+        let runtime = crate::dataset::io_runtime().unwrap();
+        let handle = runtime.handle().clone();
+        let (a, b) = (exchange("steal", 0, 3), exchange("steal", 1, 3));
+        // Worker 1 has claimed unit 1 and commits it a little later; worker 2 never starts.
+        assert!(handle.block_on(b.claim(Phase::Route, 1)).unwrap());
+        let late = std::thread::spawn({
+            let handle = handle.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(300));
+                handle.block_on(b.commit(Phase::Route, 1, &"from worker 1")).unwrap();
+            }
+        });
+        let mut done = Vec::new();
+        let end = a
+            .run(&handle, Phase::Route, &[1, 1, 1], 1, |units| {
+                for &unit in units {
+                    handle.block_on(a.commit(Phase::Route, unit, &"from worker 0"))?;
+                    done.push(unit);
+                }
+                Ok(())
+            })
+            .unwrap();
+        late.join().unwrap();
+        assert_eq!(end, PhaseEnd::Complete);
+        done.sort();
+        assert_eq!(done, [0, 2], "its own unit and the unclaimed one, not the claimed one");
+        let results: Vec<String> = handle.block_on(a.results(Phase::Route, 3)).unwrap();
+        assert_eq!(results, ["from worker 0", "from worker 1", "from worker 0"]);
     }
 }
