@@ -17,6 +17,14 @@ pub enum Purpose {
     Mask,
     /// The position of one example in the epoch's order.
     Shuffle,
+    /// A trainer's order of shards and rows for one training epoch.
+    LoaderOrder,
+    /// A trainer's choice of length bin for one step.
+    LoaderBin,
+    /// A model's initial weights.
+    Init,
+    /// A model's dropout masks for one step.
+    Dropout,
 }
 
 impl Purpose {
@@ -26,6 +34,10 @@ impl Purpose {
             Purpose::Negative => b"negative",
             Purpose::Mask => b"mask",
             Purpose::Shuffle => b"shuffle",
+            Purpose::LoaderOrder => b"loader-order",
+            Purpose::LoaderBin => b"loader-bin",
+            Purpose::Init => b"init",
+            Purpose::Dropout => b"dropout",
         }
     }
 }
