@@ -114,7 +114,7 @@ fn run(cli: Cli) -> Result<()> {
     );
     let (eval_every, checkpoint_every) = (trainer.config().eval_every, trainer.config().checkpoint_every);
     let started = Instant::now();
-    let mut tokens = 0usize;
+    let (mut tokens, mut training_seconds) = (0usize, 0.0f64);
     while trainer.step() < until {
         // Train to the next evaluation or checkpoint boundary, then do it.
         let next = [eval_every, checkpoint_every]
@@ -126,6 +126,7 @@ fn run(cli: Cli) -> Result<()> {
             .min(until);
         trainer.train(next, |report| {
             tokens += report.tokens;
+            training_seconds += report.seconds;
             bar.set_position(report.step);
             bar.set_message(format!(
                 "loss {:.3} (mlm {:.3}, sentence {:.3}) {:.0} tokens/s",
@@ -154,11 +155,11 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
     println!(
-        "trained to step {} in {seconds:.1}s ({:.0} tokens/s); checkpoints in {}",
+        "trained to step {} in {:.1}s ({:.0} tokens/s while training); checkpoints in {}",
         trainer.step(),
-        tokens as f64 / seconds.max(1e-9),
+        started.elapsed().as_secs_f64(),
+        tokens as f64 / training_seconds.max(1e-9),
         cli.out.display()
     );
     Ok(())
