@@ -8,7 +8,7 @@ mod common;
 use common::s3_server::{S3Server, SECRET_KEY};
 use common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn copy_inputs(dir: &Path) {
@@ -41,31 +41,6 @@ fn args(job: &str, bucket: &str, extra: &[&str]) -> Vec<String> {
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     args
-}
-
-fn spawn(args: &[String], env: &[(String, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_maskforge"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start maskforge")
-}
-
-/// Waits until a file below `dir` has `part` in its path; false if `child` ended first.
-fn wait_for_file(dir: &Path, part: &str, child: &mut Child) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        if files_containing(dir, part) > 0 {
-            return true;
-        }
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    false
 }
 
 #[test]

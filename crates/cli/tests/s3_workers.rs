@@ -7,8 +7,7 @@ mod common;
 use common::s3_server::{S3Server, SECRET_KEY};
 use common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 /// Inputs copied into the bucket: three text files and a Parquet file (four prepare units).
 const INPUTS: [&str; 4] = [
@@ -43,16 +42,6 @@ fn job_args(job: &str, input_root: &str, output: &str, extra: &[&str]) -> Vec<St
     args.extend(SETTINGS.iter().map(|s| s.to_string()));
     args.extend(extra.iter().map(|s| s.to_string()));
     args
-}
-
-fn spawn(args: &[String], env: &[(String, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_maskforge"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start maskforge")
 }
 
 fn wait_ok(child: Child) {
@@ -126,21 +115,6 @@ fn three_workers_on_s3_match_one_local_process() {
         0,
         "the exchange is removed after publication"
     );
-}
-
-/// Waits until some file below `dir` has `part` in its path, or the child exits.
-fn wait_for_file(dir: &Path, part: &str, child: &mut Child) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        if files_containing(dir, part) > 0 {
-            return true;
-        }
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
 }
 
 #[test]

@@ -345,3 +345,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// Starts `maskforge args` with extra environment variables; stderr is captured.
+pub fn spawn(args: &[String], env: &[(String, String)]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_maskforge"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start maskforge")
+}
+
+/// Waits until a file below `dir` has `part` in its path (true), or `child` ends first or two
+/// minutes pass (false).
+pub fn wait_for_file(dir: &Path, part: &str, child: &mut std::process::Child) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(120) {
+        if files_containing(dir, part) > 0 {
+            return true;
+        }
+        if child.try_wait().expect("child status").is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    false
+}

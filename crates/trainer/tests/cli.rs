@@ -1,0 +1,86 @@
+//! `maskforge-train` as a user runs it: train a few steps from a config file, resume from the
+//! checkpoint it wrote, and clear errors for a missing dataset or a bad device.
+
+mod common;
+
+use common::{english_nsp, repo};
+use std::process::Command;
+
+fn train(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_maskforge-train"))
+        .args(args)
+        .output()
+        .expect("run maskforge-train")
+}
+
+#[test]
+fn trains_checkpoints_and_resumes_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = english_nsp(&tmp.path().join("data"), &[]);
+    let (data, out) = (data.to_str().unwrap(), tmp.path().join("ckpt"));
+    let config = repo().join("crates/trainer/configs/tiny.toml");
+    let first = train(&[
+        "--data",
+        data,
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--quiet",
+    ]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let checkpoint = out.join("step-0000003");
+    for file in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+        assert!(checkpoint.join(file).is_file(), "{file} missing");
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoint.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["step"], 3);
+    assert_eq!(state["loader"]["steps"], 3);
+    assert!(String::from_utf8_lossy(&first.stdout).contains("tokens/s"));
+
+    let resumed = train(&[
+        "--data",
+        data,
+        "--resume",
+        checkpoint.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--quiet",
+    ]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(out.join("step-0000005/state.json").is_file());
+
+    let missing = train(&[
+        "--data",
+        tmp.path().to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && stderr.contains("no manifest.json"),
+        "{stderr}"
+    );
+    let device = train(&[
+        "--data",
+        data,
+        "--preset",
+        "tiny",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "tpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&device.stderr);
+    assert!(
+        !device.status.success() && stderr.contains("unknown device `tpu`"),
+        "{stderr}"
+    );
+}
