@@ -194,16 +194,23 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         handle.block_on(manifest_location.delete())?;
     }
 
-    // One process exchanges through a local folder; several through the output's storage.
-    let local = tempfile::Builder::new()
-        .prefix("maskforge-epoch-")
-        .tempdir()
-        .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?;
-    let exchange_root = if workers.count > 1 {
-        let run = sha256_hex(format!("{config_hash}/{documents_manifest_sha256}").as_bytes());
-        dataset.join(&format!("{EXCHANGE_FOLDER}/{}", &run[..16]))
-    } else {
-        Location::parse(&local.path().to_string_lossy())?
+    // One process exchanges through a local folder (removed when it is dropped); several
+    // through the output's storage.
+    let local = match workers.count {
+        1 => Some(
+            tempfile::Builder::new()
+                .prefix("maskforge-epoch-")
+                .tempdir()
+                .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?,
+        ),
+        _ => None,
+    };
+    let exchange_root = match &local {
+        Some(folder) => Location::parse(&folder.path().to_string_lossy())?,
+        None => {
+            let run = sha256_hex(format!("{config_hash}/{documents_manifest_sha256}").as_bytes());
+            dataset.join(&format!("{EXCHANGE_FOLDER}/{}", &run[..16]))
+        }
     };
     let exchange = Exchange::new(exchange_root, workers, manifest_location.clone(), options.patience);
     let job = EpochJob {
