@@ -1,6 +1,7 @@
 //! Both jobs split over three concurrent worker processes against a real S3-compatible server:
 //! the same bytes as one local process, a reader polling the bucket never sees a manifest before
-//! its shards, and a worker killed with -9 (at two points) and rerun changes nothing.
+//! its shards, and a prepare process or an epoch worker killed with -9 (at two points each) and
+//! rerun changes nothing.
 
 mod common;
 
@@ -118,7 +119,7 @@ fn three_workers_on_s3_match_one_local_process() {
 }
 
 #[test]
-fn an_epoch_worker_killed_twice_and_rerun_gives_the_same_bytes() {
+fn workers_killed_twice_and_rerun_give_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let expected = local_reference(tmp.path());
 
@@ -126,8 +127,23 @@ fn an_epoch_worker_killed_twice_and_rerun_gives_the_same_bytes() {
     let bucket = server.bucket("killed");
     copy_inputs(&bucket.join("in"));
     let env = server.env(SECRET_KEY);
-    let prepare = job_args("prepare", "s3://killed/in", "s3://killed/out", &[]);
+    // Prepare killed once one unit is committed and its rerun once three are, then run to the
+    // end; a reader polling the bucket meanwhile never sees a manifest early.
+    let prepare = job_args("prepare", "s3://killed/in", "s3://killed/out", &["--threads", "1"]);
+    let documents = bucket.join("out/documents");
+    let watcher = ManifestWatcher::start(&documents);
+    for committed in [1, 3] {
+        let mut victim = spawn(&prepare, &env);
+        let reached = wait_for_files(&documents, "_units/", committed, &mut victim);
+        let _ = victim.kill();
+        let status = victim.wait().unwrap();
+        assert!(
+            reached && !status.success(),
+            "prepare was not killed mid-run ({status})"
+        );
+    }
     ok_env(&prepare.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    watcher.finish();
 
     let epoch = bucket.join("out/epochs/0");
     let worker = |i: usize| {

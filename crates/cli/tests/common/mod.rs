@@ -360,9 +360,15 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> std::process::Child {
 /// Waits until a file below `dir` has `part` in its path (true), or `child` ends first or two
 /// minutes pass (false).
 pub fn wait_for_file(dir: &Path, part: &str, child: &mut std::process::Child) -> bool {
+    wait_for_files(dir, part, 1, child)
+}
+
+/// Waits until `count` files below `dir` have `part` in their path (true), or `child` ends
+/// first or two minutes pass (false).
+pub fn wait_for_files(dir: &Path, part: &str, count: usize, child: &mut std::process::Child) -> bool {
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(120) {
-        if files_containing(dir, part) > 0 {
+        if files_containing(dir, part) >= count {
             return true;
         }
         if child.try_wait().expect("child status").is_some() {
