@@ -74,7 +74,7 @@ impl Loader {
                 ),
             ));
         }
-        if options.global_batch % options.world_size != 0 {
+        if !options.global_batch.is_multiple_of(options.world_size) {
             return Err(TrainerError::config(
                 "global batch",
                 format!(
@@ -182,11 +182,11 @@ impl Loader {
     /// Moves the reading to a background thread that keeps up to `depth` batches ready.
     pub fn prefetch(self, depth: usize) -> Result<Prefetched, TrainerError> {
         let (sender, receiver) = sync_channel(depth.max(1));
-        let mut loader = self;
+        let loader = self;
         let thread = std::thread::Builder::new()
             .name("maskforge-loader".into())
             .spawn(move || {
-                while let Some(item) = loader.next() {
+                for item in loader {
                     let stop = item.is_err();
                     if sender.send(item).is_err() || stop {
                         break;

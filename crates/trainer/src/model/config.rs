@@ -88,7 +88,7 @@ impl ModelConfig {
         if self.hidden_size == 0 || self.layers == 0 || self.heads == 0 || self.intermediate_size == 0 {
             return fail("hidden_size, layers, heads and intermediate_size must be positive");
         }
-        if self.hidden_size % self.heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.heads) {
             return fail("heads must divide hidden_size");
         }
         if !(0.0..1.0).contains(&self.dropout) {

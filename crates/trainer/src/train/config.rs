@@ -135,7 +135,7 @@ impl TrainConfig {
                 ),
             );
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return fail("learning_rate", "must be positive".into());
         }
         Ok(())
