@@ -232,7 +232,7 @@ fn remasking_gives_fresh_masks_of_the_same_tokens() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = english_nsp(tmp.path(), &[]);
     let dataset = Arc::new(ExamplesDataset::open(dir.to_str().unwrap()).unwrap());
-    let remasker = Remasker::from_manifest(dataset.manifest(), dataset.vocabulary().unwrap()).unwrap();
+    let remasker = Remasker::from_manifest(dataset.manifest(), dataset.vocabulary().unwrap().to_vec()).unwrap();
     let original = |e: &maskforge_trainer::loader::Example| {
         let mut ids = e.input_ids.clone();
         for (&p, &l) in e.masked_positions.iter().zip(&e.masked_labels) {

@@ -36,6 +36,8 @@ pub struct ExamplesDataset {
     root: Location,
     manifest: ExamplesManifest,
     runtime: tokio::runtime::Runtime,
+    /// `vocab.txt`, read and checked on first use.
+    vocabulary: std::sync::OnceLock<Vec<String>>,
 }
 
 impl ExamplesDataset {
@@ -75,6 +77,7 @@ impl ExamplesDataset {
             root,
             manifest,
             runtime,
+            vocabulary: std::sync::OnceLock::new(),
         })
     }
 
@@ -88,8 +91,16 @@ impl ExamplesDataset {
         self.root.url()
     }
 
-    /// The vocabulary (`vocab.txt`), one token per id.
-    pub fn vocabulary(&self) -> Result<Vec<String>, TrainerError> {
+    /// The vocabulary (`vocab.txt`), one token per id; read once.
+    pub fn vocabulary(&self) -> Result<&[String], TrainerError> {
+        if let Some(tokens) = self.vocabulary.get() {
+            return Ok(tokens);
+        }
+        let tokens = self.read_vocabulary()?;
+        Ok(self.vocabulary.get_or_init(|| tokens))
+    }
+
+    fn read_vocabulary(&self) -> Result<Vec<String>, TrainerError> {
         let location = self.root.join(&self.manifest.vocab.path);
         let bytes = self.runtime.block_on(location.read())?;
         if sha256_hex(&bytes) != self.manifest.vocab.sha256 {

@@ -143,22 +143,6 @@ impl Loader {
         self.state
     }
 
-    /// Steps in the whole epoch.
-    pub fn steps_in_epoch(&self) -> u64 {
-        let mut plan = SampleOrder::new(
-            &self.dataset.manifest().shards,
-            &self.options.held_out,
-            self.options.seed,
-            self.state.epoch,
-            self.options.global_batch,
-        );
-        let mut steps = 0;
-        while plan.next_step().is_some() {
-            steps += 1;
-        }
-        steps
-    }
-
     /// The example at stream position `p` of stream `s`.
     fn example(&mut self, s: usize, p: u64) -> Result<Example, TrainerError> {
         let stream = &self.order.streams()[s];

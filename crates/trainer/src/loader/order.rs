@@ -101,16 +101,6 @@ impl SampleOrder {
         &self.streams
     }
 
-    /// Examples in the epoch (all streams).
-    pub fn len(&self) -> u64 {
-        self.streams.iter().map(Stream::len).sum()
-    }
-
-    /// Whether the epoch has no example.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Steps planned so far.
     pub fn steps(&self) -> u64 {
         self.step

@@ -92,7 +92,7 @@ impl Trainer {
             ));
         }
         let remasker = if config.remask {
-            Some(Arc::new(Remasker::from_manifest(dataset.manifest(), vocab)?))
+            Some(Arc::new(Remasker::from_manifest(dataset.manifest(), vocab.to_vec())?))
         } else {
             None
         };
