@@ -122,12 +122,13 @@ fn apply_command_line(table: &mut toml::Table, overrides: &Overrides) -> Result<
 }
 
 /// Keys whose values are locations (paths or URLs) rather than content.
-const LOCATION_KEYS: [&[&str]; 5] = [
+const LOCATION_KEYS: [&[&str]; 6] = [
     &["text", "tokenizer", "path"],
     &["text", "tokenizer", "merges"],
     &["text", "jieba", "user_dict"],
     &["masking", "synonyms"],
     &["output", "url"],
+    &["output", "temp_dir"],
 ];
 
 fn resolve_relative_paths(table: &mut toml::Table, base: &Path) {

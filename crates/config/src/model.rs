@@ -506,6 +506,10 @@ pub struct OutputConfig {
     /// Memory the epoch shuffle may hold before it spills, in MiB.
     #[serde(default = "default_shuffle_memory_mb")]
     pub shuffle_memory_mb: u32,
+    /// Local folder for spill files and the one-process epoch exchange; default `$TMPDIR`.
+    /// A rerun removes what killed runs of the same output left there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temp_dir: Option<String>,
 }
 
 impl Default for OutputConfig {
@@ -519,6 +523,7 @@ impl Default for OutputConfig {
             example_shards: default_example_shards(),
             length_bins: Vec::new(),
             shuffle_memory_mb: default_shuffle_memory_mb(),
+            temp_dir: None,
         }
     }
 }

@@ -2,6 +2,19 @@
 
 use crate::model::{MaskStrategy, PipelineConfig, ReplacementUnit, SourceFormat};
 
+/// The most shards an epoch may have (each is a file and a reducer's unit of work).
+pub const MAX_EXAMPLE_SHARDS: u32 = 100_000;
+/// The largest documents shard payload: a shard is encoded in memory.
+pub const MAX_DOCUMENTS_SHARD_BYTES: u64 = 4 << 30;
+/// The most rows of a Parquet row group.
+pub const MAX_ROW_GROUP_ROWS: u32 = 1 << 20;
+/// The most memory the shuffle may be given, in MiB (1 TiB).
+pub const MAX_SHUFFLE_MEMORY_MB: u32 = 1 << 20;
+/// The largest NSP negative pool (documents per partition).
+pub const MAX_NEGATIVE_POOL: u32 = 10_000_000;
+/// The largest record a source may accept (1 GiB).
+pub const MAX_RECORD_BYTES: u64 = 1 << 30;
+
 /// One failed check: the dotted key and what is wrong.
 pub type Finding = (String, String);
 
@@ -39,8 +52,14 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
         if source.text_sql.is_some() && source.text_column.is_some() {
             bad(&key("text_sql"), "set either text_column or text_sql, not both".into());
         }
-        if source.max_record_bytes == 0 {
-            bad(&key("max_record_bytes"), "must be positive".into());
+        if !(1..=MAX_RECORD_BYTES).contains(&source.max_record_bytes) {
+            bad(
+                &key("max_record_bytes"),
+                format!(
+                    "must be between 1 and {MAX_RECORD_BYTES}, got {}",
+                    source.max_record_bytes
+                ),
+            );
         }
     }
 
@@ -89,8 +108,11 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             bad(key, "is empty".into());
         }
     }
-    if pairs.negative_pool == 0 {
-        bad("pairs.negative_pool", "must be positive".into());
+    if !(1..=MAX_NEGATIVE_POOL).contains(&pairs.negative_pool) {
+        bad(
+            "pairs.negative_pool",
+            format!("must be between 1 and {MAX_NEGATIVE_POOL}, got {}", pairs.negative_pool),
+        );
     }
 
     let m = &config.masking;
@@ -183,14 +205,20 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
     if o.url.trim().is_empty() {
         bad("output.url", "is empty".into());
     }
-    if o.documents_shard_bytes < 1024 {
+    if !(1024..=MAX_DOCUMENTS_SHARD_BYTES).contains(&o.documents_shard_bytes) {
         bad(
             "output.documents_shard_bytes",
-            format!("must be at least 1024, got {}", o.documents_shard_bytes),
+            format!(
+                "must be between 1024 and {MAX_DOCUMENTS_SHARD_BYTES} (a shard is built in memory), got {}",
+                o.documents_shard_bytes
+            ),
         );
     }
-    if o.row_group_rows == 0 {
-        bad("output.row_group_rows", "must be positive".into());
+    if !(1..=MAX_ROW_GROUP_ROWS).contains(&o.row_group_rows) {
+        bad(
+            "output.row_group_rows",
+            format!("must be between 1 and {MAX_ROW_GROUP_ROWS}, got {}", o.row_group_rows),
+        );
     }
     if !(1..=22).contains(&o.zstd_level) {
         bad(
@@ -198,8 +226,14 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             format!("must be between 1 and 22, got {}", o.zstd_level),
         );
     }
-    if o.example_shards == 0 {
-        bad("output.example_shards", "must be positive".into());
+    if !(1..=MAX_EXAMPLE_SHARDS).contains(&o.example_shards) {
+        bad(
+            "output.example_shards",
+            format!("must be between 1 and {MAX_EXAMPLE_SHARDS}, got {}", o.example_shards),
+        );
+    }
+    if o.length_bins.first() == Some(&0) {
+        bad("output.length_bins", "bin bounds must be positive".into());
     }
     if o.length_bins.len() > 255 {
         bad(
@@ -216,8 +250,23 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             "the last bound cannot exceed pairs.max_seq_length".into(),
         );
     }
-    if o.shuffle_memory_mb == 0 {
-        bad("output.shuffle_memory_mb", "must be positive".into());
+    if !(1..=MAX_SHUFFLE_MEMORY_MB).contains(&o.shuffle_memory_mb) {
+        bad(
+            "output.shuffle_memory_mb",
+            format!(
+                "must be between 1 and {MAX_SHUFFLE_MEMORY_MB}, got {}",
+                o.shuffle_memory_mb
+            ),
+        );
+    }
+    if let Some(dir) = &o.temp_dir {
+        let remote = dir.contains("://") && !dir.starts_with("file://");
+        if dir.trim().is_empty() || remote {
+            bad(
+                "output.temp_dir",
+                format!("must be a local folder (spill files are local), got {dir:?}"),
+            );
+        }
     }
     out
 }

@@ -42,17 +42,115 @@ pub async fn publish<T: serde::Serialize>(location: &Location, manifest: &T) -> 
     Ok(())
 }
 
-/// Deletes the Parquet files under `dataset` that `keep` (paths relative to it) does not list.
-pub async fn remove_stale_shards(dataset: &Location, keep: &[&str]) -> Result<(), PipelineError> {
-    let prefix = dataset.path().clone();
-    for meta in dataset.list().await? {
-        let Some(parts) = meta.location.prefix_match(&prefix) else {
-            continue;
-        };
-        let name = parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/");
-        if name.ends_with(".parquet") && !keep.contains(&name.as_str()) {
-            dataset.sibling(meta.location).delete().await?;
+/// Whether `path` (relative to a dataset folder) has the form of a shard maskforge writes:
+/// `part-UUUUU-SSSS.parquet` (documents), `part-KKKKK.parquet` or `bin-BB/part-KKKKK.parquet`
+/// (examples). Nothing else is ever removed by a job.
+pub fn is_shard_name(path: &str) -> bool {
+    fn digits(s: &str, n: usize) -> bool {
+        s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+    }
+    let file = match path.split_once('/') {
+        None => path,
+        Some((bin, file)) if bin.strip_prefix("bin-").is_some_and(|b| digits(b, 2)) && !file.contains('/') => file,
+        Some(_) => return false,
+    };
+    let Some(stem) = file.strip_prefix("part-").and_then(|f| f.strip_suffix(".parquet")) else {
+        return false;
+    };
+    match stem.split_once('-') {
+        None => digits(stem, 5),
+        Some((unit, shard)) => !path.contains('/') && digits(unit, 5) && digits(shard, 4),
+    }
+}
+
+/// Deletes the shards an earlier dataset here listed (`replaced`) that the new one (`keep`)
+/// does not: only maskforge's own, named by its manifests, never another file.
+pub async fn remove_replaced<'a>(
+    dataset: &Location,
+    replaced: impl IntoIterator<Item = &'a String>,
+    keep: &[&str],
+) -> Result<(), PipelineError> {
+    for path in replaced {
+        if is_shard_name(path) && !keep.contains(&path.as_str()) {
+            dataset.join(path).delete().await?;
         }
     }
     Ok(())
+}
+
+/// Checks that every listed shard exists with its recorded size; with `checksums`, also its
+/// SHA-256 (reading it back). The error names the first shard that does not match.
+pub async fn verify_shards(
+    dataset: &Location,
+    shards: &[maskforge_schema::ShardEntry],
+    checksums: bool,
+) -> Result<(), ShardProblem> {
+    for shard in shards {
+        let location = dataset.join(&shard.path);
+        let problem = |what: String| ShardProblem {
+            url: location.url(),
+            what,
+        };
+        let size = match location.head().await {
+            Ok(Some(meta)) => meta.size,
+            Ok(None) => return Err(problem("is missing".into())),
+            Err(e) => return Err(problem(e.to_string())),
+        };
+        if size != shard.bytes {
+            return Err(problem(format!(
+                "has {size} bytes, the manifest records {}",
+                shard.bytes
+            )));
+        }
+        if checksums {
+            let bytes = location.read().await.map_err(|e| problem(e.to_string()))?;
+            if sha256_hex(&bytes) != shard.sha256 {
+                return Err(problem("does not match its recorded SHA-256".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A shard that is not as its manifest or marker records it.
+#[derive(Debug)]
+pub struct ShardProblem {
+    /// The shard.
+    pub url: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for ShardProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.url, self.what)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_shard_name;
+
+    #[test]
+    fn only_maskforge_shard_names_are_its_own() {
+        for own in [
+            "part-00000-0000.parquet",
+            "part-00012.parquet",
+            "bin-03/part-00001.parquet",
+        ] {
+            assert!(is_shard_name(own), "{own}");
+        }
+        for other in [
+            "user.parquet",
+            "keep/user.parquet",
+            "part-0.parquet",
+            "part-00000-0000.parquet.bak",
+            "bin-03/part-00001-0000.parquet",
+            "x/part-00001.parquet",
+            "bin-3/part-00001.parquet",
+            "part-00000-0000-extra.parquet",
+        ] {
+            assert!(!is_shard_name(other), "{other}");
+        }
+    }
 }

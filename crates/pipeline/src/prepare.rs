@@ -6,6 +6,7 @@
 //! and size, rayon keeps the order of each batch, and units are written in listing order.
 
 use crate::documents::{DocumentRow, build_batch, document_id};
+use crate::lease::Lease;
 use crate::progress::Progress;
 use crate::sources::{self, BatchLimits, Record, RecordBody};
 use crate::units::{Unit, list_units};
@@ -19,6 +20,7 @@ use maskforge_schema::{
 use maskforge_store::{Location, ShardEncoder, ShardOptions, sha256_hex};
 use maskforge_text::TextProcessor;
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::runtime::Handle;
@@ -79,8 +81,9 @@ const BATCH_LIMITS: BatchLimits = BatchLimits {
 const LOGGED_SKIPS_PER_FILE: u64 = 5;
 
 /// Runs this worker's share of the prepare job of `config` into `<output.url>/documents/`:
-/// units already committed with the same input and configuration are skipped; the worker that
-/// finds every unit committed publishes the manifest (a conditional create, so exactly once).
+/// units already committed with the same input and configuration (and whose shards are intact)
+/// are skipped; the worker that finds every unit committed publishes the manifest (a
+/// conditional create, so exactly once), after checking every shard it lists.
 pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<PrepareReport, PipelineError> {
     let runtime = dataset::io_runtime()?;
     let handle = runtime.handle().clone();
@@ -88,7 +91,15 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
     let units = handle.block_on(list_units(config))?;
     let dataset = Location::parse(&config.output.url)?.join("documents");
     let (content, config_hash) = dataset::documents_config(config, &processor);
+    // Everything that decides the bytes: two runs of one identity write the same files.
+    let identity = sha256_hex(
+        units
+            .iter()
+            .fold(config_hash.clone(), |acc, u| acc + "\n" + &fingerprint(u))
+            .as_bytes(),
+    );
     let manifest_location = dataset.join(MANIFEST_FILE);
+    let marker_of = |unit: usize| dataset.join(&format!("{UNITS_FOLDER}/{unit:05}.json"));
     let report = |manifest: Option<DocumentsManifest>, committed: usize| PrepareReport {
         dataset_url: dataset.url(),
         manifest,
@@ -96,25 +107,76 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         units: units.len(),
     };
 
-    // An earlier dataset: the same job is done already; another job is replaced by a single
-    // process, but never mixed into by one of several workers.
-    if let Some(existing) = handle.block_on(read_manifest(&manifest_location))? {
-        let same_inputs = existing
-            .inputs
-            .iter()
-            .map(|i| (&i.name, i.bytes))
-            .eq(units.iter().map(|u| (&u.file.name, u.file.size)));
-        if existing.config_hash == config_hash && same_inputs {
-            log::info!("{} is already prepared with this configuration", dataset.url());
-            return Ok(report(Some(existing), units.len()));
+    // An earlier dataset: the same job is done already when its inputs are unchanged (the unit
+    // markers hold their fingerprints) and its shards are all there; another job is replaced by
+    // a single process, but never mixed into by one of several workers.
+    let existing = handle.block_on(read_manifest(&manifest_location))?;
+    let markers: Vec<Option<UnitMarker>> = handle.block_on(async {
+        let mut all = Vec::with_capacity(units.len());
+        for unit in &units {
+            all.push(read_marker(&marker_of(unit.index)).await?);
         }
-        if options.workers.count > 1 {
+        Ok::<_, PipelineError>(all)
+    })?;
+    let committed = |unit: &Unit| {
+        markers[unit.index]
+            .as_ref()
+            .filter(|m| m.config_hash == config_hash && m.fingerprint == fingerprint(unit))
+    };
+    if let Existing::Published(manifest) = &existing {
+        let current = manifest.config_hash == config_hash
+            && manifest
+                .inputs
+                .iter()
+                .map(|i| (&i.name, i.bytes))
+                .eq(units.iter().map(|u| (&u.file.name, u.file.size)))
+            && units.iter().all(|u| committed(u).is_some());
+        if current {
+            match handle.block_on(dataset::verify_shards(&dataset, &manifest.shards, false)) {
+                Ok(()) => {
+                    log::info!("{} is already prepared with this configuration", dataset.url());
+                    return Ok(report(Some(manifest.clone()), units.len()));
+                }
+                Err(problem) if options.workers.count > 1 => {
+                    return Err(PipelineError::input(
+                        &manifest_location.url(),
+                        format!(
+                            "the published dataset is damaged ({problem}); rerun prepare as one process to repair it"
+                        ),
+                    ));
+                }
+                Err(problem) => log::warn!("{problem}: the dataset is rebuilt"),
+            }
+        }
+    }
+    if options.workers.count > 1 {
+        let refusal = match &existing {
+            Existing::Published(_) => Some("a documents dataset of another configuration or input is published here"),
+            Existing::Unreadable(_) => Some("the published manifest.json cannot be read"),
+            Existing::Missing => None,
+        };
+        if let Some(refusal) = refusal {
             return Err(PipelineError::input(
                 &manifest_location.url(),
-                "a documents dataset of another configuration or input is published here; \
-                 several workers never replace it (remove it, or run one process)",
+                format!("{refusal}; several workers never replace it (remove it, or run one process)"),
             ));
         }
+    }
+    if let Existing::Unreadable(problem) = &existing {
+        log::warn!("{}: {problem}; the dataset is rebuilt", manifest_location.url());
+    }
+
+    // Take the dataset: what earlier datasets listed becomes this run's to replace.
+    let mut replaces: BTreeSet<String> = markers
+        .iter()
+        .flatten()
+        .flat_map(|m| m.shards.iter().map(|s| s.path.clone()))
+        .collect();
+    if let Existing::Published(manifest) = &existing {
+        replaces.extend(manifest.shards.iter().map(|s| s.path.clone()));
+    }
+    let lease = handle.block_on(Lease::acquire(&dataset, &identity, replaces, &handle))?;
+    if options.workers.count == 1 {
         // Unpublish before touching shards: readers see a dataset whole or not at all.
         handle.block_on(manifest_location.delete())?;
     }
@@ -146,12 +208,16 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         .collect();
     options.progress.begin(mine.iter().map(|u| u.file.size).sum());
     for unit in mine {
-        let marker_location = dataset.join(&format!("{UNITS_FOLDER}/{:05}.json", unit.index));
-        let committed = handle.block_on(read_marker(&marker_location))?;
-        if committed.is_some_and(|m| m.config_hash == config_hash && m.fingerprint == fingerprint(unit)) {
-            log::info!("{}: committed earlier, skipped", unit.file.location.url());
-            options.progress.advance(unit.file.size, 0);
-            continue;
+        if let Some(marker) = committed(unit) {
+            // Committed earlier: skipped only while its shards are as the marker records them.
+            match handle.block_on(dataset::verify_shards(&dataset, &marker.shards, true)) {
+                Ok(()) => {
+                    log::info!("{}: committed earlier, skipped", unit.file.location.url());
+                    options.progress.advance(unit.file.size, 0);
+                    continue;
+                }
+                Err(problem) => log::warn!("{problem}: {} is read again", unit.file.location.url()),
+            }
         }
         let output = context.run(unit)?;
         let marker = UnitMarker {
@@ -165,16 +231,14 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
             shards: output.shards,
             counts: output.counts,
         };
-        handle.block_on(dataset::publish(&marker_location, &marker))?;
+        handle.block_on(dataset::publish(&marker_of(unit.index), &marker))?;
     }
     options.progress.end();
 
     // Publish when every unit is committed.
     let mut markers = Vec::with_capacity(units.len());
     for unit in &units {
-        let marker = handle.block_on(read_marker(
-            &dataset.join(&format!("{UNITS_FOLDER}/{:05}.json", unit.index)),
-        ))?;
+        let marker = handle.block_on(read_marker(&marker_of(unit.index)))?;
         match marker.filter(|m| m.config_hash == config_hash && m.fingerprint == fingerprint(unit)) {
             Some(m) => markers.push(m),
             None => {
@@ -183,6 +247,7 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
                     markers.len(),
                     units.len()
                 );
+                handle.block_on(lease.release(false))?;
                 return Ok(report(None, markers.len()));
             }
         }
@@ -202,30 +267,82 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
     handle.block_on(async {
+        // Every listed shard must be there as recorded: a manifest never names a missing file.
+        dataset::verify_shards(&dataset, &manifest.shards, false)
+            .await
+            .map_err(|problem| {
+                PipelineError::input(
+                    &manifest_location.url(),
+                    format!("not published: {problem}; rerun prepare"),
+                )
+            })?;
+        lease.check().await?;
         if !manifest_location.create(json.into()).await? {
-            log::info!("{} was published by another worker", manifest_location.url());
+            match read_manifest(&manifest_location).await? {
+                Existing::Published(other) if other == manifest => {
+                    log::info!("{} was published by another worker", manifest_location.url());
+                }
+                _ => {
+                    return Err(PipelineError::input(
+                        &manifest_location.url(),
+                        "another manifest appeared here while this run was publishing; nothing was replaced",
+                    ));
+                }
+            }
         }
         let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
-        dataset::remove_stale_shards(&dataset, &keep).await
+        dataset::remove_replaced(&dataset, &lease.replaces().await?, &keep).await?;
+        remove_markers_beyond(&dataset, units.len()).await?;
+        lease.release(true).await
     })?;
     Ok(report(Some(manifest), units.len()))
 }
 
-async fn read_manifest(location: &Location) -> Result<Option<DocumentsManifest>, PipelineError> {
-    read_json(location).await
+/// An earlier manifest of the dataset.
+enum Existing {
+    /// None.
+    Missing,
+    /// One that does not parse (truncated, edited): rebuilt by one process, refused by workers.
+    Unreadable(String),
+    /// A readable manifest.
+    Published(DocumentsManifest),
 }
 
+async fn read_manifest(location: &Location) -> Result<Existing, PipelineError> {
+    match location.read().await {
+        Ok(bytes) => Ok(match serde_json::from_slice(&bytes) {
+            Ok(manifest) => Existing::Published(manifest),
+            Err(e) => Existing::Unreadable(format!("not a documents manifest ({e})")),
+        }),
+        Err(maskforge_store::StoreError::NotFound { .. }) => Ok(Existing::Missing),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A unit marker; `None` when it does not exist or does not parse (the unit is redone).
 async fn read_marker(location: &Location) -> Result<Option<UnitMarker>, PipelineError> {
-    read_json(location).await
-}
-
-/// A JSON file, `None` when it does not exist or does not parse (an unreadable marker is redone).
-async fn read_json<T: serde::de::DeserializeOwned>(location: &Location) -> Result<Option<T>, PipelineError> {
     match location.read().await {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(maskforge_store::StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Removes the markers of units an earlier run had beyond this run's last (`_units/NNNNN.json`).
+async fn remove_markers_beyond(dataset: &Location, units: usize) -> Result<(), PipelineError> {
+    let folder = dataset.join(UNITS_FOLDER);
+    for meta in folder.list().await? {
+        let index = meta
+            .location
+            .filename()
+            .and_then(|name| name.strip_suffix(".json"))
+            .filter(|stem| stem.len() == 5)
+            .and_then(|stem| stem.parse::<usize>().ok());
+        if index.is_some_and(|i| i >= units) {
+            folder.sibling(meta.location).delete().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Everything a unit needs, shared by all units of a job.

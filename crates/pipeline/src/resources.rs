@@ -47,17 +47,39 @@ pub async fn load_tokenizer(config: &PipelineConfig) -> Result<TextTokenizer, Pi
         location: tok.path.clone(),
         message: e.to_string(),
     })?;
-    if tokenizer.token_to_id(&config.masking.mask_token).is_none() {
-        return Err(PipelineError::Resource {
-            what: "text.tokenizer.path",
-            location: tok.path.clone(),
-            message: format!(
-                "the vocabulary has no mask token `{}` (masking.mask_token)",
-                config.masking.mask_token
-            ),
-        });
-    }
+    check_special_tokens(config, &tokenizer)?;
     Ok(tokenizer)
+}
+
+/// Checks, before any input is read, every token that a job of the pipeline needs: the model's
+/// unknown token (WordPiece without it fails on every unknown word), the mask, cls and sep
+/// tokens, each special in the vocabulary.
+fn check_special_tokens(config: &PipelineConfig, tokenizer: &TextTokenizer) -> Result<(), PipelineError> {
+    let error = |message: String| PipelineError::Resource {
+        what: "text.tokenizer.path",
+        location: config.text.tokenizer.path.clone(),
+        message,
+    };
+    if let Some(unk) = tokenizer.unknown_token()
+        && tokenizer.token_to_id(&unk).is_none()
+    {
+        return Err(error(format!(
+            "the vocabulary has no unknown token `{unk}`, which the tokenizer emits for words it cannot encode"
+        )));
+    }
+    let names = maskforge_masking::SpecialTokenNames {
+        cls: config.pairs.cls_token.clone(),
+        sep: config.pairs.sep_token.clone(),
+        mask: config.masking.mask_token.clone(),
+    };
+    maskforge_masking::Vocabulary::new(
+        tokenizer.vocabulary(),
+        &tokenizer.special_ids(),
+        &names,
+        config.masking.random_pool,
+    )
+    .map_err(|e| error(e.to_string()))?;
+    Ok(())
 }
 
 /// Builds the whole text path of the pipeline.

@@ -3,7 +3,7 @@
 
 use crate::PipelineError;
 use maskforge_config::{Compression, PipelineConfig, SourceFormat};
-use maskforge_store::{InputFile, expand};
+use maskforge_store::{InputFile, Location, expand};
 
 /// The format a unit is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +48,37 @@ pub struct Unit {
 }
 
 /// Expands every source pattern; a pattern that matches nothing, or a file whose format
-/// cannot be told, is an error naming it.
+/// cannot be told, is an error naming it. Files below the output root are never inputs: the
+/// job would read its own shards and markers back (a pattern whose every match is there is an
+/// error naming both).
 pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineError> {
+    let output = Location::parse(&config.output.url)?;
     let mut units: Vec<Unit> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (source_index, source) in config.sources.iter().enumerate() {
         for (url_index, pattern) in source.urls.iter().enumerate() {
-            for file in expand(pattern).await? {
+            let (inside, outside): (Vec<InputFile>, Vec<InputFile>) = expand(pattern)
+                .await?
+                .into_iter()
+                .partition(|f| output.contains(&f.location));
+            if outside.is_empty() {
+                return Err(PipelineError::input(
+                    pattern,
+                    format!(
+                        "every file it matches is inside the output folder {}; maskforge does not read its own \
+                         output (choose an output outside the input, or an input outside the output)",
+                        output.url()
+                    ),
+                ));
+            }
+            if !inside.is_empty() {
+                log::warn!(
+                    "{pattern}: {} file(s) inside the output folder {} are not read",
+                    inside.len(),
+                    output.url()
+                );
+            }
+            for file in outside {
                 if !seen.insert(file.location.url()) {
                     log::warn!(
                         "{} matches more than one input pattern; it is read once",

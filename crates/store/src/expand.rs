@@ -18,12 +18,17 @@ pub struct InputFile {
 }
 
 /// Expands a URL, folder or glob (`*`, `?`, `[..]`, `{a,b}`, `**`) into its files, sorted by name.
-/// A pattern that matches nothing is an error naming it.
+/// A file or folder that exists under the pattern's literal name is taken as it is (so
+/// `data[1].txt` reads that file); in a glob, `[[]` matches a literal `[`. A pattern that matches
+/// nothing is an error naming it.
 pub async fn expand(pattern: &str) -> Result<Vec<InputFile>, StoreError> {
     let glob_at = pattern.find(['*', '?', '[', '{']);
     let Some(glob_at) = glob_at else {
         return expand_plain(pattern).await;
     };
+    if exists_literally(pattern).await? {
+        return expand_plain(pattern).await;
+    }
     let folder_end = pattern[..glob_at].rfind('/').map_or(0, |i| i + 1);
     let (folder, relative_glob) = pattern.split_at(folder_end);
     let folder = if folder.is_empty() { "." } else { folder };
@@ -63,6 +68,17 @@ async fn expand_plain(url: &str) -> Result<Vec<InputFile>, StoreError> {
         return Err(StoreError::NotFound { url: url.to_owned() });
     }
     Ok(files)
+}
+
+/// Whether an object or a non-empty folder has exactly this name.
+async fn exists_literally(pattern: &str) -> Result<bool, StoreError> {
+    let Ok(location) = Location::parse(pattern) else {
+        return Ok(false);
+    };
+    if location.head().await?.is_some() {
+        return Ok(true);
+    }
+    Ok(!location.list().await?.is_empty())
 }
 
 async fn list_below(root: &Location) -> Result<Vec<InputFile>, StoreError> {

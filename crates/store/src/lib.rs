@@ -5,11 +5,14 @@
 mod expand;
 mod location;
 mod reader;
+mod redact;
 mod shard;
+mod tls;
 
 pub use expand::{InputFile, expand};
 pub use location::Location;
 pub use reader::StreamingReader;
+pub use redact::{is_secret_variable, redact};
 pub use shard::{ShardEncoder, ShardOptions, sha256_hex};
 
 /// Errors of storage access; every variant names the URL involved.
@@ -39,6 +42,14 @@ pub enum StoreError {
         /// The cause, with any credential from the environment replaced by `***`.
         message: String,
     },
+    /// A local path that is not a regular file (a FIFO, socket or device would block or never end).
+    #[error("{url}: not a regular file ({kind}); maskforge reads and writes regular files only")]
+    NotRegular {
+        /// The location.
+        url: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
     /// Parquet encoding failed.
     #[error("writing Parquet shard {name}: {source}")]
     Parquet {
@@ -47,29 +58,4 @@ pub enum StoreError {
         /// The cause.
         source: parquet::errors::ParquetError,
     },
-}
-
-/// Environment variables whose values are secrets and must never appear in a message.
-const SECRET_VARIABLES: [&str; 8] = [
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-    "AZURE_STORAGE_ACCOUNT_KEY",
-    "AZURE_STORAGE_ACCESS_KEY",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_STORAGE_SAS_KEY",
-    "GOOGLE_SERVICE_ACCOUNT_KEY",
-];
-
-/// `text` with the value of every secret environment variable replaced by `***`.
-pub fn redact(text: &str) -> String {
-    let mut out = text.to_owned();
-    for name in SECRET_VARIABLES {
-        if let Ok(value) = std::env::var(name)
-            && value.len() >= 4
-        {
-            out = out.replace(&value, "***");
-        }
-    }
-    out
 }

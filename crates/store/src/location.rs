@@ -8,11 +8,26 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-/// Objects larger than this are uploaded in parts of this size (S3 allows 10,000 parts of 5 MiB to 5 GiB).
-pub const MULTIPART_THRESHOLD: usize = 32 << 20;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use url::Url;
+
+/// Objects larger than this are uploaded in parts of this size (S3 allows 10,000 parts of 5 MiB to 5 GiB).
+pub const MULTIPART_THRESHOLD: usize = 32 << 20;
+
+/// Characters escaped in the path of [`Location::url`], so that the URL parses back to the
+/// same object (`#` and `?` would start a fragment or a query; `%` an escape).
+const URL_PATH_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// A folder or object in some store. Cheap to clone.
 #[derive(Clone)]
@@ -77,26 +92,38 @@ fn build_remote(url: &Url, store_url: &str) -> object_store::Result<Arc<dyn Obje
         max_retries: 1000,
         ..Default::default()
     };
+    let connector = crate::tls::PermanentTlsErrors;
     Ok(match url.scheme() {
         "s3" | "s3a" => Arc::new(
             AmazonS3Builder::from_env()
                 .with_url(store_url)
                 .with_retry(retry)
+                .with_http_connector(connector)
                 .build()?,
         ),
         "gs" => Arc::new(
             GoogleCloudStorageBuilder::from_env()
                 .with_url(store_url)
                 .with_retry(retry)
+                .with_http_connector(connector)
                 .build()?,
         ),
         "az" | "abfs" | "abfss" => Arc::new(
             MicrosoftAzureBuilder::from_env()
                 .with_url(store_url)
                 .with_retry(retry)
+                .with_http_connector(connector)
                 .build()?,
         ),
-        _ => Arc::new(HttpBuilder::new().with_url(store_url).with_retry(retry).build()?),
+        // A plain `http://` URL is the user's explicit choice of an unencrypted server.
+        _ => Arc::new(
+            HttpBuilder::new()
+                .with_url(store_url)
+                .with_retry(retry)
+                .with_client_options(object_store::ClientOptions::new().with_allow_http(url.scheme() == "http"))
+                .with_http_connector(connector)
+                .build()?,
+        ),
     })
 }
 
@@ -138,14 +165,15 @@ impl Location {
                         .clone()
                 };
                 let base = Url::parse(&format!("memory://{name}")).map_err(|e| invalid(e.to_string()))?;
-                let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
+                let path = Path::from_url_path(url.path()).map_err(|e| invalid(e.to_string()))?;
                 Ok(Self { store, base, path })
             }
             "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "http" | "https" => {
                 let store = remote_store(&url).map_err(invalid)?;
                 let base = Url::parse(&format!("{}://{}", url.scheme(), authority(&url)))
                     .map_err(|e| invalid(e.to_string()))?;
-                let path = Path::parse(url.path().trim_start_matches('/')).map_err(|e| invalid(e.to_string()))?;
+                // The URL's path is percent-encoded; the object's key is not (`my%20data` is `my data`).
+                let path = Path::from_url_path(url.path()).map_err(|e| invalid(e.to_string()))?;
                 Ok(Self { store, base, path })
             }
             other => Err(invalid(format!(
@@ -179,14 +207,66 @@ impl Location {
         }
     }
 
-    /// The full URL, for messages and for datafusion.
+    /// The full URL, for messages and for datafusion; [`Location::parse`] of it gives this
+    /// location back (the port is kept; `%`, `#`, `?` and spaces in names are escaped).
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}/{}",
-            self.base.scheme(),
-            self.base.host_str().unwrap_or_default(),
-            self.path
-        )
+        let path: Vec<String> = self
+            .path
+            .parts()
+            .map(|part| {
+                let key = percent_encoding::percent_decode_str(part.as_ref()).decode_utf8_lossy();
+                percent_encoding::utf8_percent_encode(&key, URL_PATH_ESCAPES).to_string()
+            })
+            .collect();
+        format!("{}://{}/{}", self.base.scheme(), authority(&self.base), path.join("/"))
+    }
+
+    /// Whether `other` is this location or lies below it (same store, path prefix).
+    pub fn contains(&self, other: &Location) -> bool {
+        if self.base != other.base {
+            return false;
+        }
+        if let (Some(mine), Some(theirs)) = (self.local_path(), other.local_path()) {
+            // Through symbolic links too.
+            return real_path(&theirs).starts_with(real_path(&mine));
+        }
+        other.path.prefix_matches(&self.path)
+    }
+
+    /// The file system path of a local location.
+    pub fn local_path(&self) -> Option<std::path::PathBuf> {
+        if self.base.scheme() != "file" {
+            return None;
+        }
+        let mut url = Url::parse("file:///").ok()?;
+        url.path_segments_mut().ok()?.pop_if_empty().extend(self.path.parts());
+        url.to_file_path().ok()
+    }
+
+    /// Refuses a local path that exists but is not a regular file or folder: reading a FIFO
+    /// blocks until someone writes to it, a device never ends.
+    pub fn check_regular(&self) -> Result<(), StoreError> {
+        let Some(path) = self.local_path() else {
+            return Ok(());
+        };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Ok(()); // missing: the operation itself reports it
+        };
+        let kind = meta.file_type();
+        if kind.is_file() || kind.is_dir() {
+            return Ok(());
+        }
+        use std::os::unix::fs::FileTypeExt;
+        let kind = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a file"
+        };
+        Err(StoreError::NotRegular { url: self.url(), kind })
     }
 
     /// `scheme://authority` of the store.
@@ -218,12 +298,14 @@ impl Location {
 
     /// Reads the whole object (for small files: manifests, vocabularies, dictionaries).
     pub async fn read(&self) -> Result<Bytes, StoreError> {
+        self.check_regular()?;
         let result = self.store.get(&self.path).await.map_err(|e| self.error("reading", e))?;
         result.bytes().await.map_err(|e| self.error("reading", e))
     }
 
     /// Reads bytes `range` of the object.
     pub async fn read_range(&self, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
+        self.check_regular()?;
         self.store
             .get_range(&self.path, range)
             .await
@@ -313,6 +395,7 @@ impl Location {
 
     /// Metadata of the object, or `None` when it does not exist.
     pub async fn head(&self) -> Result<Option<ObjectMeta>, StoreError> {
+        self.check_regular()?;
         match self.store.head(&self.path).await {
             Ok(meta) => Ok(Some(meta)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -334,8 +417,7 @@ impl Location {
         for meta in self.list().await? {
             self.sibling(meta.location).delete().await?;
         }
-        if self.base.scheme() == "file" {
-            let folder = std::path::PathBuf::from(format!("/{}", self.path));
+        if let Some(folder) = self.local_path() {
             match std::fs::remove_dir_all(&folder) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -369,6 +451,24 @@ impl Location {
             store: self.store.clone(),
             base: self.base.clone(),
             path,
+        }
+    }
+}
+
+/// `path` with symbolic links resolved in its longest existing ancestor.
+fn real_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
         }
     }
 }

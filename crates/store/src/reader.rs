@@ -35,6 +35,7 @@ impl StreamingReader {
     /// Starts reading `location`; every byte fetched is added to `bytes_read`.
     /// Must not be called from inside the runtime.
     pub fn open(location: &Location, handle: Handle, bytes_read: Arc<AtomicU64>) -> Result<Self, StoreError> {
+        location.check_regular()?;
         let result = handle
             .block_on(location.store().get(location.path()))
             .map_err(|e| location.error("reading", e))?;

@@ -112,6 +112,17 @@ impl TextTokenizer {
         })
     }
 
+    /// The token the model emits for what it cannot encode (`[UNK]`), when it has one.
+    pub fn unknown_token(&self) -> Option<String> {
+        use tokenizers::models::ModelWrapper;
+        match self.tokenizer.get_model() {
+            ModelWrapper::WordPiece(w) => Some(w.unk_token.clone()),
+            ModelWrapper::WordLevel(w) => Some(w.unk_token.clone()),
+            ModelWrapper::BPE(b) => b.unk_token.clone(),
+            ModelWrapper::Unigram(_) => None,
+        }
+    }
+
     /// Encodes one sentence without special tokens; offsets are byte offsets into `sentence`.
     pub fn encode(&self, sentence: &str) -> Result<Encoding, TextError> {
         self.tokenizer

@@ -55,10 +55,7 @@ pub fn map_group(
     exchange: &Exchange,
 ) -> Result<MapResult, PipelineError> {
     let config = job.config;
-    let spill = tempfile::Builder::new()
-        .prefix("maskforge-map-")
-        .tempdir()
-        .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?;
+    let spill = job.scratch.subfolder("map-")?;
     // Documents of the group, in dataset order, into their partitions.
     let partitions = grouping.partitions_of(group);
     let mut local = Partitions::new(partitions.len(), spill.path())?;

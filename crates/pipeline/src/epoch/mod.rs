@@ -16,7 +16,9 @@ mod route;
 mod shuffle;
 mod writer;
 
+use crate::lease::Lease;
 use crate::progress::Progress;
+use crate::scratch::Scratch;
 use crate::workers::Workers;
 use crate::{PipelineError, dataset, resources};
 use documents::OwnedDocument;
@@ -173,6 +175,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let dataset = root.join(&format!("epochs/{epoch}"));
     let manifest_location = dataset.join(MANIFEST_FILE);
     let documents_manifest_sha256 = sha256_hex(&manifest_bytes);
+    let identity = sha256_hex(format!("{config_hash}/{documents_manifest_sha256}").as_bytes());
     let workers = options.workers;
     if workers.count > 1 {
         // Several workers finish one run; they never replace or mix with another.
@@ -190,27 +193,17 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
                  replace it (remove it, or run one process)",
             ));
         }
-    } else {
-        handle.block_on(manifest_location.delete())?;
     }
+    // Local scratch space (spill files; the exchange of one process), checked before anything
+    // published is touched; what killed runs of this output left there is removed.
+    let scratch = Scratch::create(config.output.temp_dir.as_deref(), &dataset.url())?;
+    let replaces = handle.block_on(listed_shards(&manifest_location))?;
+    let lease = handle.block_on(Lease::acquire(&dataset, &identity, replaces, &handle))?;
 
-    // One process exchanges through a local folder (removed when it is dropped); several
-    // through the output's storage.
-    let local = match workers.count {
-        1 => Some(
-            tempfile::Builder::new()
-                .prefix("maskforge-epoch-")
-                .tempdir()
-                .map_err(|e| PipelineError::Internal(format!("cannot create a spill folder: {e}")))?,
-        ),
-        _ => None,
-    };
-    let exchange_root = match &local {
-        Some(folder) => Location::parse(&folder.path().to_string_lossy())?,
-        None => {
-            let run = sha256_hex(format!("{config_hash}/{documents_manifest_sha256}").as_bytes());
-            dataset.join(&format!("{EXCHANGE_FOLDER}/{}", &run[..16]))
-        }
+    // One process exchanges through its scratch folder; several through the output's storage.
+    let exchange_root = match workers.count {
+        1 => Location::parse(&scratch.path().join("exchange").to_string_lossy())?,
+        _ => dataset.join(&format!("{EXCHANGE_FOLDER}/{}", &identity[..16])),
     };
     let exchange = Exchange::new(exchange_root, workers, manifest_location.clone(), options.patience);
     let job = EpochJob {
@@ -222,6 +215,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         pair_epoch,
         sep: vocab.sep,
         config_hash: &config_hash,
+        scratch: &scratch,
     };
     let output = EpochOutput {
         documents_dir: &documents_dir,
@@ -229,6 +223,9 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         dataset: &dataset,
         exchange: &exchange,
         progress: options.progress.as_ref(),
+        // One process replaces an earlier epoch: unpublished only when the first shard is
+        // written, so that a failure before leaves it whole.
+        unpublish: (workers.count == 1).then_some(&manifest_location),
     };
     let published = || -> Result<EpochReport, PipelineError> {
         let manifest = handle
@@ -272,6 +269,15 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
     let created = handle.block_on(async {
+        dataset::verify_shards(&dataset, &manifest.shards, false)
+            .await
+            .map_err(|problem| {
+                PipelineError::input(
+                    &manifest_location.url(),
+                    format!("not published: {problem}; run the epoch again"),
+                )
+            })?;
+        lease.check().await?;
         dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
         if workers.count > 1 {
             Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
@@ -281,13 +287,23 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         }
     })?;
     if !created {
+        handle.block_on(lease.release(false))?;
         return published();
     }
     handle.block_on(async {
         dataset.join(EXCHANGE_FOLDER).delete_all().await?;
         let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
-        dataset::remove_stale_shards(&dataset, &keep).await
+        dataset::remove_replaced(&dataset, &lease.replaces().await?, &keep).await?;
+        lease.release(true).await
     })?;
+    if manifest.stats.examples < manifest.shards.len() as u64 {
+        log::warn!(
+            "{}: {} examples in {} shards; some shards are empty (lower output.example_shards)",
+            dataset.url(),
+            manifest.stats.examples,
+            manifest.shards.len()
+        );
+    }
     Ok(EpochReport {
         dataset_url: dataset.url(),
         manifest,
@@ -301,6 +317,8 @@ struct EpochOutput<'a> {
     dataset: &'a Location,
     exchange: &'a Exchange,
     progress: &'a dyn Progress,
+    /// The earlier manifest to remove before the first shard is written (one process).
+    unpublish: Option<&'a Location>,
 }
 
 /// Runs the three phases; the shards written and the statistics, or `None` when another worker
@@ -430,6 +448,9 @@ fn build(job: &EpochJob<'_>, output: &EpochOutput<'_>) -> Result<Option<(Vec<Sha
     let starts = RangeStarts::new(&mapped, bins.count(), ranges);
     let runs = reduce::runs(exchange, grouping.groups);
     let rows: Vec<u64> = shard_jobs.iter().map(|j| j.rows).collect();
+    if let Some(manifest) = output.unpublish {
+        handle.block_on(manifest.delete())?;
+    }
     let end = exchange.run(handle, Phase::Reduce, &rows, threads, |units| {
         pool.install(|| {
             units.par_iter().try_for_each(|&unit| {
@@ -457,6 +478,24 @@ pub(crate) struct EpochJob<'a> {
     pair_epoch: u32,
     sep: u32,
     config_hash: &'a str,
+    scratch: &'a Scratch,
+}
+
+/// The shard paths an earlier manifest at `location` lists, read leniently (a damaged manifest
+/// still names its shards where its JSON parses).
+async fn listed_shards(location: &Location) -> Result<std::collections::BTreeSet<String>, PipelineError> {
+    let bytes = match location.read().await {
+        Ok(bytes) => bytes,
+        Err(maskforge_store::StoreError::NotFound { .. }) => return Ok(Default::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok(value["shards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["path"].as_str().map(str::to_owned))
+        .collect())
 }
 
 /// The published manifest at `location`, if any.
