@@ -151,11 +151,11 @@ fn main() -> ExitCode {
         Command::Inspect { .. } => false,
     };
     progress::init_logging(quiet);
+    progress::redact_panics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            progress::clear();
-            eprintln!("error: {e:#}");
+            progress::report_error(&e);
             ExitCode::FAILURE
         }
     }

@@ -29,6 +29,8 @@ impl log::Log for Logger {
             log::Level::Info => format!("{}", record.args()),
             level => format!("{}: {}", level.as_str().to_lowercase(), record.args()),
         };
+        // Every message leaves the process through here or `report_error`: secrets go.
+        let line = maskforge_store::redact(&line);
         match ACTIVE_BAR.lock().ok().and_then(|b| b.clone()) {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -50,6 +52,23 @@ pub fn init_logging(quiet: bool) {
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);
     }
+}
+
+/// Prints a failed command's error, its causes and secrets redacted.
+pub fn report_error(error: &anyhow::Error) {
+    clear();
+    eprintln!("error: {}", maskforge_store::redact(&format!("{error:#}")));
+}
+
+/// Prints panics (a bug) through the same redaction as every other message.
+pub fn redact_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        clear();
+        eprintln!(
+            "maskforge panicked (a bug): {}",
+            maskforge_store::redact(&info.to_string())
+        );
+    }));
 }
 
 /// Removes the bar (before an error message).

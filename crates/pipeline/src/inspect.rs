@@ -38,10 +38,9 @@ pub fn inspect(url: &str, limit: usize, shard: usize) -> Result<String, Pipeline
     let shard_url = dataset.join(&entry.path).url();
     let bad = |e: &dyn std::fmt::Display| PipelineError::input(&shard_url, e.to_string());
     let data = runtime.block_on(dataset.join(&entry.path).read())?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(data)
-        .map_err(|e| bad(&e))?
-        .build()
-        .map_err(|e| bad(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| bad(&e))?;
+    examples::check_schema(builder.schema()).map_err(|e| bad(&e))?;
+    let reader = builder.build().map_err(|e| bad(&e))?;
 
     let mut out = format!(
         "{url}: epoch {}, {} examples in {} shards, mask rate {:.4}; shard {shard} ({}) has {} rows\n",
@@ -53,6 +52,7 @@ pub fn inspect(url: &str, limit: usize, shard: usize) -> Result<String, Pipeline
         entry.rows
     );
     let mut shown = 0;
+    let mut row_number = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| bad(&e))?;
         let col = |name: &str| {
@@ -62,6 +62,7 @@ pub fn inspect(url: &str, limit: usize, shard: usize) -> Result<String, Pipeline
                 .ok_or_else(|| bad(&format!("no column {name}")))
         };
         let list = |name: &str| -> Result<ListArray, PipelineError> { Ok(col(name)?.as_list::<i32>().clone()) };
+        let (types, starts) = (list(examples::TOKEN_TYPE_IDS)?, list(examples::WORD_STARTS)?);
         let (ids, positions, labels, kinds) = (
             list(examples::INPUT_IDS)?,
             list(examples::MASKED_POSITIONS)?,
@@ -86,6 +87,15 @@ pub fn inspect(url: &str, limit: usize, shard: usize) -> Result<String, Pipeline
             let lab = lab.as_primitive::<UInt32Type>().values();
             let kind = kinds.value(row);
             let kind = kind.as_primitive::<UInt8Type>().values();
+            row_number += 1;
+            let shape = examples::RowShape {
+                tokens: input.len(),
+                token_types: types.value_length(row) as usize,
+                word_starts: starts.value_length(row) as usize,
+                labels: lab.len(),
+                kinds: kind.len(),
+            };
+            examples::check_row(shape, pos).map_err(|e| bad(&format!("row {row_number}: {e}")))?;
             let pt = pair_type.as_primitive::<UInt8Type>().value(row) as usize;
             out.push_str(&format!(
                 "\nexample {} (doc {}, {}, nsp {}, sop {}, {} tokens, {} masked)\n ",

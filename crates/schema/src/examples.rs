@@ -55,3 +55,76 @@ pub fn schema(with_bin: bool) -> SchemaRef {
     }
     Arc::new(Schema::new(fields))
 }
+
+/// Checks a shard's Arrow schema against the contract: every column of [`schema`] present with
+/// its type (`bin` only where the shard has it). Readers call this before decoding, so that a
+/// crafted or foreign file is an error naming the column, never a panic.
+pub fn check_schema(actual: &Schema) -> Result<(), String> {
+    let expected = schema(actual.field_with_name(BIN).is_ok());
+    for field in expected.fields() {
+        let found = actual
+            .field_with_name(field.name())
+            .map_err(|_| format!("no column `{}`", field.name()))?;
+        if !same_type(found.data_type(), field.data_type()) {
+            return Err(format!(
+                "column `{}` is {}, the examples schema says {}",
+                field.name(),
+                found.data_type(),
+                field.data_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Types equal up to the names and nullability of list items.
+fn same_type(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::List(x), DataType::List(y)) => same_type(x.data_type(), y.data_type()),
+        _ => a == b,
+    }
+}
+
+/// The list lengths of one example row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowShape {
+    /// `len(input_ids)`.
+    pub tokens: usize,
+    /// `len(token_type_ids)`.
+    pub token_types: usize,
+    /// `len(word_starts)`.
+    pub word_starts: usize,
+    /// `len(masked_labels)`.
+    pub labels: usize,
+    /// `len(mask_kinds)`.
+    pub kinds: usize,
+}
+
+/// Checks the invariants every reader relies on: one token type and word start per token, one
+/// label and kind per masked position, positions inside the sequence and increasing.
+pub fn check_row(shape: RowShape, positions: &[u16]) -> Result<(), String> {
+    let per_token = [
+        ("token_type_ids", shape.token_types),
+        ("word_starts", shape.word_starts),
+    ];
+    for (name, len) in per_token {
+        if len != shape.tokens {
+            return Err(format!("{name} has {len} entries for {} tokens", shape.tokens));
+        }
+    }
+    for (name, len) in [("masked_labels", shape.labels), ("mask_kinds", shape.kinds)] {
+        if len != positions.len() {
+            return Err(format!(
+                "{name} has {len} entries for {} masked positions",
+                positions.len()
+            ));
+        }
+    }
+    if let Some(&p) = positions.iter().find(|&&p| p as usize >= shape.tokens) {
+        return Err(format!("masked position {p} is outside the {} tokens", shape.tokens));
+    }
+    if positions.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("masked positions do not increase".into());
+    }
+    Ok(())
+}

@@ -145,7 +145,15 @@ impl Location {
         if !location.contains("://") {
             return Self::local(std::path::Path::new(location)).map_err(invalid);
         }
-        let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
+        // Object keys have no query or fragment: `#` and `?` in `s3://b/a #1.txt` are part of
+        // the name (as in every cloud's own tools); only http(s) URLs keep their meaning.
+        let is_http = location.starts_with("http://") || location.starts_with("https://");
+        let literal = if is_http {
+            location.to_owned()
+        } else {
+            location.replace('#', "%23").replace('?', "%3F")
+        };
+        let url = Url::parse(&literal).map_err(|e| invalid(e.to_string()))?;
         match url.scheme() {
             "file" => {
                 let path = url

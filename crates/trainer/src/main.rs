@@ -51,9 +51,21 @@ fn main() {
         "info"
     }))
     .format_target(false)
+    .format(|out, record| {
+        use std::io::Write;
+        // Secrets never leave the process: every log line and error is redacted.
+        let line = maskforge_store::redact(&record.args().to_string());
+        writeln!(out, "[{} {}] {line}", out.timestamp(), record.level())
+    })
     .init();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "maskforge-train panicked (a bug): {}",
+            maskforge_store::redact(&info.to_string())
+        );
+    }));
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", maskforge_store::redact(&format!("{e:#}")));
         std::process::exit(1);
     }
 }

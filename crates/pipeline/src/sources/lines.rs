@@ -1,5 +1,6 @@
 //! Line reading with numbering and a length limit: a line longer than the limit is skipped in
-//! pieces and reported, never held in memory whole.
+//! pieces and reported, never held in memory whole. Lines end at `\n`, `\r\n` or a lone `\r`
+//! (classic Mac files), and a UTF-8 byte order mark before the first line is dropped.
 
 use crate::PipelineError;
 use std::io::BufRead;
@@ -19,7 +20,12 @@ pub struct LineReader {
     max_bytes: usize,
     buffer: Vec<u8>,
     number: u64,
+    /// The last line ended with `\r`: a `\n` right after it belongs to that line break.
+    after_cr: bool,
 }
+
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl LineReader {
     /// Reads lines of `inner`; `url` names the file in errors.
@@ -30,6 +36,7 @@ impl LineReader {
             max_bytes,
             buffer: Vec::new(),
             number: 0,
+            after_cr: false,
         }
     }
 
@@ -49,6 +56,20 @@ impl LineReader {
         self.buffer.clear();
         let mut too_long = false;
         let mut saw_any = false;
+        if std::mem::take(&mut self.after_cr) {
+            loop {
+                match self.inner.fill_buf() {
+                    Ok(available) => {
+                        if available.first() == Some(&b'\n') {
+                            self.inner.consume(1);
+                        }
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break, // reported by the read below
+                }
+            }
+        }
         loop {
             let available = match self.inner.fill_buf() {
                 Ok(a) => a,
@@ -65,8 +86,11 @@ impl LineReader {
                 break;
             }
             saw_any = true;
-            let (take, done) = match available.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
+            let (take, done) = match available.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) => {
+                    self.after_cr = available[i] == b'\r';
+                    (i + 1, true)
+                }
                 None => (available.len(), false),
             };
             if !too_long {
@@ -90,8 +114,12 @@ impl LineReader {
             return Ok(Some((self.number, Line::TooLong)));
         }
         let mut line: &[u8] = &self.buffer;
-        if let Some(rest) = line.strip_suffix(b"\n") {
-            line = rest.strip_suffix(b"\r").unwrap_or(rest);
+        line = line
+            .strip_suffix(b"\n")
+            .or_else(|| line.strip_suffix(b"\r"))
+            .unwrap_or(line);
+        if self.number == 1 {
+            line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.len() > self.max_bytes {
             return Ok(Some((self.number, Line::TooLong)));
@@ -127,6 +155,16 @@ mod tests {
     fn numbered_lines_crlf_and_no_final_newline() {
         let got = collect(reader(b"ab\r\n\ncd", 10));
         assert_eq!(got, [Some(b"ab".to_vec()), Some(vec![]), Some(b"cd".to_vec())]);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines_and_a_bom_is_dropped() {
+        let got = collect(reader(b"\xEF\xBB\xBFab\rcd\r\ref\r\ngh\r", 10));
+        let expected: Vec<Option<Vec<u8>>> = [&b"ab"[..], b"cd", b"", b"ef", b"gh"]
+            .iter()
+            .map(|l| Some(l.to_vec()))
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct TabularRows {
     limits: BatchLimits,
     max_record_bytes: usize,
     next_row: u64,
+    /// CSV only: the number of columns, to spot a quoted value that swallowed following rows.
+    csv_columns: Option<usize>,
+    /// Whether the swallowed-rows warning was given for this file.
+    warned_quotes: bool,
     done: bool,
 }
 
@@ -85,6 +89,10 @@ impl TabularRows {
                 .sql(&sql)
                 .await
                 .map_err(|e| fail(format!("cannot select the text ({sql}): {e}")))?;
+            let columns = match ctx.table("source").await {
+                Ok(table) => table.schema().fields().len(),
+                Err(_) => 0,
+            };
             let schema = frame.schema();
             let text_type = schema.field(0).data_type();
             if !is_string(text_type) {
@@ -100,11 +108,13 @@ impl TabularRows {
             if !matches!(keep_type, DataType::Boolean | DataType::Null) {
                 return Err(fail(format!("the filter yields {keep_type}, not true/false")));
             }
-            frame
+            let stream = frame
                 .execute_stream()
                 .await
-                .map_err(|e| fail(format!("cannot read: {e}")))
+                .map_err(|e| fail(format!("cannot read: {e}")))?;
+            Ok::<_, PipelineError>((stream, columns))
         })?;
+        let (stream, columns) = stream;
         Ok(Self {
             url,
             stream,
@@ -114,6 +124,8 @@ impl TabularRows {
             max_record_bytes: source.max_record_bytes as usize,
             next_row: 0,
             done: false,
+            csv_columns: (unit.format == UnitFormat::Csv && columns >= 2).then_some(columns),
+            warned_quotes: false,
         })
     }
 
@@ -150,6 +162,7 @@ impl TabularRows {
                     message: format!("the text passes {} bytes", self.max_record_bytes),
                 }
             } else {
+                self.warn_if_rows_swallowed(texts.value(row));
                 RecordBody::Text(texts.value(row).to_owned())
             };
             let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
@@ -162,6 +175,29 @@ impl TabularRows {
             self.next_row += 1;
         }
         Ok(true)
+    }
+
+    /// Warns (once per file) when a CSV value spans lines that look like whole rows of the file:
+    /// the sign of an unbalanced quote that merged the following rows into one record.
+    fn warn_if_rows_swallowed(&mut self, text: &str) {
+        let Some(columns) = self.csv_columns else { return };
+        if self.warned_quotes || !text.contains('\n') {
+            return;
+        }
+        let row_like = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.matches(',').count() + 1 >= columns)
+            .count();
+        if row_like > 0 {
+            self.warned_quotes = true;
+            log::warn!(
+                "{}, row {}: a quoted value spans {row_like} line(s) that look like rows of this file; an \
+                 unbalanced quote may have merged them into one record",
+                self.url,
+                self.next_row + 1
+            );
+        }
     }
 
     fn next_record(&mut self) -> Result<Option<Record>, PipelineError> {
@@ -201,8 +237,14 @@ async fn check_parquet_footer(unit: &Unit) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// Text columns: plain, large and view strings, and dictionary-encoded strings (as pandas and
+/// Spark write categorical columns); all are cast to plain strings when read.
 fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_string(values),
+        _ => false,
+    }
 }
 
 /// Quotes a column name for SQL (keeps its case, allows any characters).

@@ -142,9 +142,9 @@ impl ExamplesDataset {
 
 fn decode(bytes: bytes::Bytes, url: &str) -> Result<Vec<Example>, TrainerError> {
     let bad = |m: String| TrainerError::dataset(url, format!("cannot read examples shard: {m}"));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.build())
-        .map_err(|e| bad(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| bad(e.to_string()))?;
+    examples::check_schema(builder.schema()).map_err(&bad)?;
+    let reader = builder.build().map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| bad(e.to_string()))?;
@@ -177,12 +177,13 @@ fn decode(bytes: bytes::Bytes, url: &str) -> Result<Vec<Example>, TrainerError> 
         let sop = sop
             .as_primitive_opt::<Int8Type>()
             .ok_or_else(|| wrong(examples::SOP_LABEL))?;
-        let (ids, types, starts, positions, labels) = (
+        let (ids, types, starts, positions, labels, kinds) = (
             list(examples::INPUT_IDS)?,
             list(examples::TOKEN_TYPE_IDS)?,
             list(examples::WORD_STARTS)?,
             list(examples::MASKED_POSITIONS)?,
             list(examples::MASKED_LABELS)?,
+            list(examples::MASK_KINDS)?,
         );
         for row in 0..batch.num_rows() {
             let input_ids = ids.value(row);
@@ -220,14 +221,15 @@ fn decode(bytes: bytes::Bytes, url: &str) -> Result<Vec<Example>, TrainerError> 
                 nsp_label: nsp.value(row),
                 sop_label: sop.value(row),
             };
-            let n = example.input_ids.len();
-            if example.token_type_ids.len() != n
-                || example.word_starts.len() != n
-                || example.masked_positions.len() != example.masked_labels.len()
-                || example.masked_positions.iter().any(|&p| p as usize >= n)
-            {
-                return Err(bad(format!("example {} is inconsistent", example.example_id)));
-            }
+            let shape = examples::RowShape {
+                tokens: example.input_ids.len(),
+                token_types: example.token_type_ids.len(),
+                word_starts: example.word_starts.len(),
+                labels: example.masked_labels.len(),
+                kinds: kinds.value_length(row) as usize,
+            };
+            examples::check_row(shape, &example.masked_positions)
+                .map_err(|e| bad(format!("row {} (example {}): {e}", out.len() + 1, example.example_id)))?;
             out.push(example);
         }
     }
