@@ -307,7 +307,9 @@ fn concurrent_epochs_never_mix() {
     // The same configuration twice at once: both finish, with the bytes of one run.
     let (a, b) = (start("0.15"), start("0.15"));
     let statuses = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(statuses.0.status.success() && statuses.1.status.success());
+    for out in [&statuses.0, &statuses.1] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let twice = published(&epoch);
     job.ok("epoch", &input, &["--epoch", "0", "--set", "masking.probability=0.2"]);
     job.ok("epoch", &input, &["--epoch", "0", "--set", "masking.probability=0.15"]);
@@ -341,6 +343,31 @@ fn a_killed_run_s_lease_goes_stale_and_is_taken_over() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     ok_env(&refs, &env);
     assert!(!lease.exists(), "released after publishing");
+    // A holder on this machine whose process is gone (kill -9) is stale at once.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let record = format!(
+        r#"{{"identity":"killed run","holder":"{}:4194999","replaces":[]}}"#,
+        host.trim()
+    );
+    std::fs::write(&lease, record).unwrap();
+    job.ok("epoch", &input, &["--epoch", "0", "--set", "masking.probability=0.2"]);
+    assert!(!lease.exists());
+    // A run that fails removes its lease, so that the corrected rerun starts at once.
+    job.err(
+        "epoch",
+        &input,
+        &[
+            "--epoch",
+            "0",
+            "--set",
+            "masking.synonyms=/nonexistent.tsv",
+            "--set",
+            "masking.replacement_unit=word",
+            "--set",
+            "masking.replace={mask=0.7,similar=0.1,random=0.1,keep=0.1}",
+        ],
+    );
+    assert!(!lease.exists());
 }
 
 /// A loopback HTTP server answering HEAD with a size and every GET with a 403 whose body echoes

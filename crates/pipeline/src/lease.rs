@@ -5,13 +5,15 @@
 //! same files, while a run of another identity is refused instead of mixing its files in.
 //!
 //! The holder renews the lease every [`LEASE_SECS_VARIABLE`]/4 seconds; a lease not renewed for
-//! that long belongs to a stopped run and is taken over. The lease also carries `replaces`: the
+//! that long belongs to a stopped run and is taken over, and so is one whose holder ran on this
+//! machine and no longer exists. A single process that fails removes its lease. The lease also carries `replaces`: the
 //! shards of the datasets published here before, which the publisher of this run may remove,
 //! so that their names survive a kill between unpublishing and publishing.
 
 use crate::PipelineError;
 use maskforge_store::{Location, StoreError};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -39,13 +41,12 @@ pub struct Lease {
     lost: Arc<AtomicBool>,
     stop: Option<std::sync::mpsc::Sender<()>>,
     renewer: Option<std::thread::JoinHandle<()>>,
+    /// Removes the lease when the run fails (one process: nobody else of its identity needs it).
+    remove_on_failure: Option<tokio::runtime::Handle>,
 }
 
 fn holder() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}:{}", std::process::id())
+    format!("{}:{}", self_host(), std::process::id())
 }
 
 /// How long a lease lives without renewal.
@@ -61,8 +62,21 @@ pub fn lease_duration() -> Duration {
 impl Lease {
     /// Takes (or joins, for the same identity) the lease of `dataset`. `replaces` are shards of
     /// earlier datasets found now; they are merged with those an earlier holder recorded.
-    /// Fails, naming the holder, while a live run of another identity holds it.
+    /// Fails, naming the holder, while a live run of another identity holds it. A `single`
+    /// process removes the lease when it fails; workers leave it to go stale.
     pub async fn acquire(
+        dataset: &Location,
+        identity: &str,
+        replaces: BTreeSet<String>,
+        handle: &tokio::runtime::Handle,
+        single: bool,
+    ) -> Result<Self, PipelineError> {
+        let mut lease = Self::take(dataset, identity, replaces, handle).await?;
+        lease.remove_on_failure = single.then(|| handle.clone());
+        Ok(lease)
+    }
+
+    async fn take(
         dataset: &Location,
         identity: &str,
         replaces: BTreeSet<String>,
@@ -91,7 +105,7 @@ impl Lease {
                     }
                     return Ok(Self::start(location, identity, handle));
                 }
-                Some(existing) if age < lease_duration() => {
+                Some(existing) if age < lease_duration() && !holder_is_gone(&existing.holder) => {
                     return Err(PipelineError::input(
                         &dataset.url(),
                         format!(
@@ -156,6 +170,7 @@ impl Lease {
             lost,
             stop: Some(stop),
             renewer,
+            remove_on_failure: None,
         }
     }
 
@@ -169,15 +184,32 @@ impl Lease {
             .unwrap_or_default())
     }
 
-    /// Fails unless this run still holds the lease (checked before publishing).
+    /// Fails unless this run still holds the lease (checked before publishing). A lease that
+    /// is gone was released by another process of this identity that published first: it is
+    /// taken again.
     pub async fn check(&self) -> Result<(), PipelineError> {
-        let held = !self.lost.load(Ordering::SeqCst)
-            && read(&self.location)
-                .await?
-                .and_then(|(r, _)| r)
-                .is_some_and(|r| r.identity == self.identity);
-        if held {
-            return Ok(());
+        if !self.lost.load(Ordering::SeqCst) {
+            for _ in 0..3 {
+                match read(&self.location).await? {
+                    Some((Some(record), _)) => {
+                        if record.identity == self.identity {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    Some((None, _)) => break,
+                    None => {
+                        let record = LeaseRecord {
+                            identity: self.identity.clone(),
+                            holder: holder(),
+                            replaces: BTreeSet::new(),
+                        };
+                        if self.location.create(encode(&record)?).await? {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
         }
         Err(PipelineError::input(
             &self.location.url(),
@@ -188,6 +220,7 @@ impl Lease {
 
     /// Stops renewing; with `remove`, deletes the lease (the publisher does, after cleaning up).
     pub async fn release(mut self, remove: bool) -> Result<(), PipelineError> {
+        self.remove_on_failure = None;
         self.stop_renewing();
         if remove {
             self.location.delete().await?;
@@ -205,9 +238,35 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // A failed run stops renewing; its lease goes stale, or a rerun of it joins it.
+        // A failed run stops renewing; one process removes its lease (so that a corrected
+        // rerun starts at once), a worker's goes stale or a rerun of it joins it.
         self.stop_renewing();
+        if let Some(handle) = self.remove_on_failure.take()
+            && tokio::runtime::Handle::try_current().is_err()
+            && let Err(e) = handle.block_on(self.location.delete())
+        {
+            log::warn!("cannot remove {}: {e}", self.location.url());
+        }
     }
+}
+
+/// Whether the holder ran on this machine and its process is gone (killed): its lease is stale
+/// at once.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some((host, pid)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let this_host = self_host();
+    match pid.parse::<u32>() {
+        Ok(pid) => host == this_host && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
+    }
+}
+
+fn self_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into())
 }
 
 fn encode(record: &LeaseRecord) -> Result<bytes::Bytes, PipelineError> {

@@ -175,7 +175,13 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
     if let Existing::Published(manifest) = &existing {
         replaces.extend(manifest.shards.iter().map(|s| s.path.clone()));
     }
-    let lease = handle.block_on(Lease::acquire(&dataset, &identity, replaces, &handle))?;
+    let lease = handle.block_on(Lease::acquire(
+        &dataset,
+        &identity,
+        replaces,
+        &handle,
+        options.workers.count == 1,
+    ))?;
     if options.workers.count == 1 {
         // Unpublish before touching shards: readers see a dataset whole or not at all.
         handle.block_on(manifest_location.delete())?;

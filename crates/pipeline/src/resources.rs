@@ -67,6 +67,12 @@ fn check_special_tokens(config: &PipelineConfig, tokenizer: &TextTokenizer) -> R
             "the vocabulary has no unknown token `{unk}`, which the tokenizer emits for words it cannot encode"
         )));
     }
+    if tokenizer.token_to_id(&config.masking.mask_token).is_none() {
+        return Err(error(format!(
+            "the vocabulary has no mask token `{}` (masking.mask_token)",
+            config.masking.mask_token
+        )));
+    }
     let names = maskforge_masking::SpecialTokenNames {
         cls: config.pairs.cls_token.clone(),
         sep: config.pairs.sep_token.clone(),

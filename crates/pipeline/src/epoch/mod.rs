@@ -198,7 +198,13 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     // published is touched; what killed runs of this output left there is removed.
     let scratch = Scratch::create(config.output.temp_dir.as_deref(), &dataset.url())?;
     let replaces = handle.block_on(listed_shards(&manifest_location))?;
-    let lease = handle.block_on(Lease::acquire(&dataset, &identity, replaces, &handle))?;
+    let lease = handle.block_on(Lease::acquire(
+        &dataset,
+        &identity,
+        replaces,
+        &handle,
+        options.workers.count == 1,
+    ))?;
 
     // One process exchanges through its scratch folder; several through the output's storage.
     let exchange_root = match workers.count {
