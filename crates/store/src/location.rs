@@ -388,16 +388,33 @@ impl Location {
     }
 
     /// Writes the object only if nothing exists there yet; `false` when something already does
-    /// (conditional create where the store supports it).
+    /// (conditional create where the store supports it). object_store does not retry a create
+    /// cut off in flight (it is not idempotent); callers read the object back on `false`, so a
+    /// create whose reply was lost and that is sent again is safe, and transport failures are
+    /// retried here for the retry window.
     pub async fn create(&self, bytes: Bytes) -> Result<bool, StoreError> {
-        let options = object_store::PutOptions {
+        let options = || object_store::PutOptions {
             mode: object_store::PutMode::Create,
             ..Default::default()
         };
-        match self.store.put_opts(&self.path, PutPayload::from(bytes), options).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            Err(e) => Err(self.error("writing", e)),
+        let window = retry_timeout(std::env::var(RETRY_SECS_VARIABLE).ok().as_deref());
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            match self
+                .store
+                .put_opts(&self.path, PutPayload::from(bytes.clone()), options())
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
+                Err(e) if is_transport_error(&e) && started.elapsed() + pause < window => {
+                    log::debug!("{}: create cut off ({e}); sending it again", self.url());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(e) => return Err(self.error("writing", e)),
+            }
         }
     }
 
@@ -461,6 +478,13 @@ impl Location {
             path,
         }
     }
+}
+
+/// Whether a store error is a request that did not get an answer (a reset or refused connection).
+fn is_transport_error(e: &object_store::Error) -> bool {
+    let text = e.to_string();
+    !text.to_ascii_lowercase().contains("certificate")
+        && (text.contains("error sending request") || text.contains("connection") || text.contains("Connection"))
 }
 
 /// `path` with symbolic links resolved in its longest existing ancestor.
