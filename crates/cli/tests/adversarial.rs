@@ -167,6 +167,30 @@ fn files_maskforge_did_not_write_survive_every_rerun() {
     assert!(!documents.join("_lease.json").exists() && !epoch.join("_lease.json").exists());
 }
 
+// 1b. Shards named only by a unit marker (no manifest lists them) are still maskforge's.
+#[test]
+fn shards_of_units_a_rerun_no_longer_has_are_removed_through_their_markers() {
+    let job = Job::new();
+    let corpus_dir = job.path("corpus");
+    std::fs::create_dir_all(&corpus_dir).unwrap();
+    std::fs::copy(sample(), corpus_dir.join("a.txt")).unwrap();
+    std::fs::copy(sample(), corpus_dir.join("b.txt")).unwrap();
+    job.ok("prepare", &corpus_dir.to_string_lossy(), &[]);
+    let documents = job.out().join("documents");
+    assert!(documents.join("part-00001-0000.parquet").exists());
+    std::fs::remove_file(documents.join("manifest.json")).unwrap();
+    job.ok("prepare", &corpus_dir.join("a.txt").to_string_lossy(), &[]);
+    assert!(
+        !documents.join("part-00001-0000.parquet").exists(),
+        "unit 1's shard was left"
+    );
+    assert!(
+        !documents.join("_units/00001.json").exists(),
+        "unit 1's marker was left"
+    );
+    assert_eq!(manifest(&documents)["shards"].as_array().unwrap().len(), 1);
+}
+
 // 2. An input folder or glob containing the output never reads the output back.
 #[test]
 fn its_own_output_is_never_its_input() {
@@ -352,22 +376,25 @@ fn a_killed_run_s_lease_goes_stale_and_is_taken_over() {
     std::fs::write(&lease, record).unwrap();
     job.ok("epoch", &input, &["--epoch", "0", "--set", "masking.probability=0.2"]);
     assert!(!lease.exists());
-    // A run that fails removes its lease, so that the corrected rerun starts at once.
-    job.err(
-        "epoch",
-        &input,
-        &[
-            "--epoch",
-            "0",
-            "--set",
-            "masking.synonyms=/nonexistent.tsv",
-            "--set",
-            "masking.replacement_unit=word",
-            "--set",
-            "masking.replace={mask=0.7,similar=0.1,random=0.1,keep=0.1}",
-        ],
+    // A run that fails after taking the lease (here: a damaged documents shard, found by the
+    // route phase) removes it, so that the corrected rerun, of any configuration, starts at once.
+    let documents = job.out().join("documents");
+    let shard = documents.join(manifest(&documents)["shards"][0]["path"].as_str().unwrap());
+    let good = std::fs::read(&shard).unwrap();
+    let mut damaged = good.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xFF;
+    std::fs::write(&shard, &damaged).unwrap();
+    let err = job.err("epoch", &input, &["--epoch", "1"]);
+    assert!(err.contains(shard.file_name().unwrap().to_str().unwrap()), "{err}");
+    let lease_1 = job.out().join("epochs/1/_lease.json");
+    assert!(
+        lease_1.parent().unwrap().exists(),
+        "the failed run had taken the epoch's folder"
     );
-    assert!(!lease.exists());
+    assert!(!lease_1.exists(), "the failed run left its lease");
+    std::fs::write(&shard, &good).unwrap();
+    job.ok("epoch", &input, &["--epoch", "1", "--set", "masking.probability=0.2"]);
 }
 
 /// A loopback HTTP server answering HEAD with a size and every GET with a 403 whose body echoes

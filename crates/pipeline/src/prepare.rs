@@ -334,7 +334,8 @@ async fn read_marker(location: &Location) -> Result<Option<UnitMarker>, Pipeline
     }
 }
 
-/// Removes the markers of units an earlier run had beyond this run's last (`_units/NNNNN.json`).
+/// Removes the markers of units an earlier run had beyond this run's last (`_units/NNNNN.json`),
+/// and the shards each of them names: a marker records what its unit wrote.
 async fn remove_markers_beyond(dataset: &Location, units: usize) -> Result<(), PipelineError> {
     let folder = dataset.join(UNITS_FOLDER);
     for meta in folder.list().await? {
@@ -345,7 +346,12 @@ async fn remove_markers_beyond(dataset: &Location, units: usize) -> Result<(), P
             .filter(|stem| stem.len() == 5)
             .and_then(|stem| stem.parse::<usize>().ok());
         if index.is_some_and(|i| i >= units) {
-            folder.sibling(meta.location).delete().await?;
+            let marker = folder.sibling(meta.location);
+            if let Some(stale) = read_marker(&marker).await? {
+                let written: Vec<String> = stale.shards.into_iter().map(|s| s.path).collect();
+                dataset::remove_replaced(dataset, &written, &[]).await?;
+            }
+            marker.delete().await?;
         }
     }
     Ok(())

@@ -480,11 +480,13 @@ impl Location {
     }
 }
 
-/// Whether a store error is a request that did not get an answer (a reset or refused connection).
+/// Whether a store error is a request that got no answer at all (a reset or refused connection),
+/// not an answer with a status: only those are sent again.
 fn is_transport_error(e: &object_store::Error) -> bool {
     let text = e.to_string();
-    !text.to_ascii_lowercase().contains("certificate")
-        && (text.contains("error sending request") || text.contains("connection") || text.contains("Connection"))
+    text.contains("error sending request")
+        && !text.contains("status")
+        && !text.to_ascii_lowercase().contains("certificate")
 }
 
 /// `path` with symbolic links resolved in its longest existing ancestor.
