@@ -102,6 +102,9 @@ impl SynonymTable {
 pub struct SimilarWords {
     by_word: HashMap<Vec<u32>, Vec<Vec<u32>>>,
     by_length: BTreeMap<usize, Vec<Vec<u32>>>,
+    /// Where each lexicon word stands in `by_length` (increasing), so that a draw excluding it
+    /// needs no scan of the lexicon.
+    positions: HashMap<Vec<u32>, Vec<u32>>,
 }
 
 /// Where a similar word came from.
@@ -137,7 +140,9 @@ impl SimilarWords {
         }
         for word in &table.lexicon {
             if let Some(t) = ids.get(word.as_str()) {
-                out.by_length.entry(t.len()).or_default().push(t.clone());
+                let same_length = out.by_length.entry(t.len()).or_default();
+                out.positions.entry(t.clone()).or_default().push(same_length.len() as u32);
+                same_length.push(t.clone());
             }
         }
         out
@@ -154,13 +159,21 @@ impl SimilarWords {
         if !same_length.is_empty() {
             return Some((same_length[rng.below(same_length.len())].clone(), SimilarSource::Table));
         }
-        let lexicon: Vec<&Vec<u32>> = self
-            .by_length
-            .get(&word.len())?
-            .iter()
-            .filter(|w| w.as_slice() != word)
-            .collect();
-        (!lexicon.is_empty()).then(|| (lexicon[rng.below(lexicon.len())].clone(), SimilarSource::Lexicon))
+        // A uniform draw among the lexicon words of this length other than `word`: the index
+        // among the others, stepped over `word`'s own places.
+        let lexicon = self.by_length.get(&word.len())?;
+        let own = self.positions.get(word).map_or(&[][..], Vec::as_slice);
+        let others = lexicon.len() - own.len();
+        if others == 0 {
+            return None;
+        }
+        let mut index = rng.below(others);
+        for &place in own {
+            if place as usize <= index {
+                index += 1;
+            }
+        }
+        Some((lexicon[index].clone(), SimilarSource::Lexicon))
     }
 
     /// Number of words with candidates.
@@ -207,5 +220,25 @@ mod tests {
         let unknown: Vec<u32> = "天气".chars().map(|c| c as u32).collect();
         assert_eq!(s.pick(&unknown, &mut rng).map(|p| p.1), Some(SimilarSource::Lexicon));
         assert_eq!(s.pick(&[1, 2, 3, 4, 5], &mut rng), None);
+    }
+
+    #[test]
+    fn lexicon_draws_skip_the_word_itself_uniformly() {
+        // Distinct words with the same ids ("A"/"a" under a lower-casing tokenizer) stand twice.
+        let t = SynonymTable::parse("甲\t乙\n丙\t丁 A a 戊\n").unwrap();
+        let tokenize = |w: &str| Some(w.to_lowercase().chars().map(|c| c as u32).collect::<Vec<u32>>());
+        let s = SimilarWords::build(&t, tokenize);
+        let a = vec!['a' as u32];
+        let mut rng = KeyedRng::new(5, crate::Purpose::Mask, 0, 0);
+        let mut seen = BTreeMap::new();
+        for _ in 0..6000 {
+            let (pick, source) = s.pick(&a, &mut rng).unwrap();
+            assert_eq!(source, SimilarSource::Lexicon);
+            assert_ne!(pick, a, "never the word itself");
+            *seen.entry(pick).or_insert(0) += 1;
+        }
+        // 甲 乙 丙 丁 戊: five others, about 1200 draws each.
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert!(seen.values().all(|&n| (1000..1400).contains(&n)), "{seen:?}");
     }
 }

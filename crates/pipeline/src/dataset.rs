@@ -4,7 +4,6 @@
 use crate::PipelineError;
 use maskforge_config::PipelineConfig;
 use maskforge_store::{Location, sha256_hex};
-use maskforge_text::TextProcessor;
 
 /// A small runtime for storage I/O; CPU work runs on rayon, never here.
 pub fn io_runtime() -> Result<tokio::runtime::Runtime, PipelineError> {
@@ -18,10 +17,10 @@ pub fn io_runtime() -> Result<tokio::runtime::Runtime, PipelineError> {
 
 /// The content configuration of the documents dataset (with the tokenizer and dictionary
 /// hashes) and its hash.
-pub fn documents_config(config: &PipelineConfig, processor: &TextProcessor) -> (serde_json::Value, String) {
+pub fn documents_config(config: &PipelineConfig, tokenizer_hash: &str, dictionary_hash: &str) -> (serde_json::Value, String) {
     let mut content = config.documents_content_json();
-    content["tokenizer_hash"] = processor.tokenizer().hash().into();
-    content["dictionary_hash"] = processor.segmenter().hash().into();
+    content["tokenizer_hash"] = tokenizer_hash.into();
+    content["dictionary_hash"] = dictionary_hash.into();
     let hash = sha256_hex(content.to_string().as_bytes());
     (content, hash)
 }

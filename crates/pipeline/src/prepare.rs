@@ -90,7 +90,8 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
     let processor = handle.block_on(resources::load_text_processor(config))?;
     let units = handle.block_on(list_units(config))?;
     let dataset = Location::parse(&config.output.url)?.join("documents");
-    let (content, config_hash) = dataset::documents_config(config, &processor);
+    let (content, config_hash) =
+        dataset::documents_config(config, processor.tokenizer().hash(), processor.segmenter().hash());
     // Everything that decides the bytes: two runs of one identity write the same files.
     let identity = sha256_hex(
         units

@@ -92,11 +92,8 @@ fn check_special_tokens(config: &PipelineConfig, tokenizer: &TextTokenizer) -> R
 pub async fn load_text_processor(config: &PipelineConfig) -> Result<TextProcessor, PipelineError> {
     let tokenizer = load_tokenizer(config).await?;
     let jieba = &config.text.jieba;
-    let segmenter = if jieba.enabled && config.text.language != Language::En {
-        let user_dict = match &jieba.user_dict {
-            Some(path) => Some(read("text.jieba.user_dict", path).await?),
-            None => None,
-        };
+    let segmenter = if segments(config) {
+        let user_dict = user_dictionary(config).await?;
         Segmenter::jieba(jieba.hmm, user_dict.as_deref()).map_err(|e| PipelineError::Resource {
             what: "text.jieba.user_dict",
             location: jieba.user_dict.clone().unwrap_or_default(),
@@ -115,4 +112,26 @@ pub async fn load_text_processor(config: &PipelineConfig) -> Result<TextProcesso
         config.text.min_tokens,
         config.output.keep_text,
     ))
+}
+
+/// Whether the text path segments with jieba.
+fn segments(config: &PipelineConfig) -> bool {
+    config.text.jieba.enabled && config.text.language != Language::En
+}
+
+async fn user_dictionary(config: &PipelineConfig) -> Result<Option<Vec<u8>>, PipelineError> {
+    match &config.text.jieba.user_dict {
+        Some(path) => Ok(Some(read("text.jieba.user_dict", path).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The hash of the segmentation the text path uses ([`maskforge_text::Segmenter::hash`]),
+/// without loading jieba's dictionary: what the epoch job checks its documents against.
+pub async fn segmentation_hash(config: &PipelineConfig) -> Result<String, PipelineError> {
+    if !segments(config) {
+        return Ok(Segmenter::none().hash().to_owned());
+    }
+    let user_dict = user_dictionary(config).await?;
+    Ok(Segmenter::jieba_hash(config.text.jieba.hmm, user_dict.as_deref()))
 }

@@ -13,7 +13,7 @@ pub use expand::{InputFile, expand};
 pub use location::Location;
 pub use reader::StreamingReader;
 pub use redact::{is_secret_variable, redact};
-pub use shard::{ShardEncoder, ShardOptions, sha256_hex};
+pub use shard::{DigestWriter, ShardEncoder, ShardOptions, sha256_hex};
 
 /// Errors of storage access; every variant names the URL involved.
 #[derive(Debug, thiserror::Error)]

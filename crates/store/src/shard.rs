@@ -1,5 +1,6 @@
-//! Encoding record batches into one Parquet shard in memory, with the settings every maskforge
-//! shard shares (zstd, bounded row groups, schema version and config hash in the footer).
+//! Encoding record batches into one Parquet shard, in memory or into any writer, with the
+//! settings every maskforge shard shares (zstd, bounded row groups, schema version and config
+//! hash in the footer).
 
 use crate::StoreError;
 use arrow::datatypes::SchemaRef;
@@ -10,6 +11,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
+use std::io::Write;
 
 /// Settings shared by the shards of a dataset.
 #[derive(Debug, Clone)]
@@ -22,16 +24,29 @@ pub struct ShardOptions {
     pub metadata: Vec<(String, String)>,
 }
 
-/// One shard being encoded. Bytes stay in memory until [`ShardEncoder::finish`].
-pub struct ShardEncoder {
+/// One shard being encoded into `W`: in memory (the default) until [`ShardEncoder::finish`],
+/// or streamed into a writer, holding one row group at a time.
+pub struct ShardEncoder<W: Write + Send = Vec<u8>> {
     name: String,
-    writer: ArrowWriter<Vec<u8>>,
+    writer: ArrowWriter<W>,
     rows: u64,
 }
 
 impl ShardEncoder {
-    /// Starts a shard called `name` (used in errors) with `schema`.
+    /// Starts a shard called `name` (used in errors) with `schema`, in memory.
     pub fn new(name: &str, schema: SchemaRef, options: &ShardOptions) -> Result<Self, StoreError> {
+        Self::with_sink(name, schema, options, Vec::new())
+    }
+
+    /// Closes the file and returns its bytes.
+    pub fn finish(self) -> Result<Bytes, StoreError> {
+        Ok(Bytes::from(self.finish_sink()?))
+    }
+}
+
+impl<W: Write + Send> ShardEncoder<W> {
+    /// Starts a shard called `name` (used in errors) with `schema`, written into `sink`.
+    pub fn with_sink(name: &str, schema: SchemaRef, options: &ShardOptions, sink: W) -> Result<Self, StoreError> {
         let level = ZstdLevel::try_new(options.zstd_level).map_err(|source| StoreError::Parquet {
             name: name.to_owned(),
             source,
@@ -46,7 +61,7 @@ impl ShardEncoder {
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_key_value_metadata(Some(metadata))
             .build();
-        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|source| StoreError::Parquet {
+        let writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(|source| StoreError::Parquet {
             name: name.to_owned(),
             source,
         })?;
@@ -71,14 +86,48 @@ impl ShardEncoder {
         self.rows
     }
 
-    /// Closes the file and returns its bytes.
-    pub fn finish(self) -> Result<Bytes, StoreError> {
+    /// Closes the file and returns the sink.
+    pub fn finish_sink(self) -> Result<W, StoreError> {
         let name = self.name;
-        let bytes = self
-            .writer
+        self.writer
             .into_inner()
-            .map_err(|source| StoreError::Parquet { name, source })?;
-        Ok(Bytes::from(bytes))
+            .map_err(|source| StoreError::Parquet { name, source })
+    }
+}
+
+/// A writer that counts and hashes what passes through it.
+pub struct DigestWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> DigestWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The wrapped writer, the bytes written and their hex SHA-256.
+    pub fn finish(self) -> (W, u64, String) {
+        (self.inner, self.bytes, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for DigestWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -60,9 +60,36 @@ fn text_path(c: &mut Criterion) {
             let mut n = 0;
             for line in documents.iter().flat_map(|d| d.lines()) {
                 n += jieba.cut(line, true).len();
-                n += tok.inner().encode(line, false).map(|e| e.len()).unwrap_or(0);
+                n += tok.encode(line).map(|p| p.len()).unwrap_or(0);
             }
             n
+        })
+    });
+    group.finish();
+
+    // The tokenizer alone: the fast WordPiece path against Hugging Face tokenizers.
+    let lines: Vec<&str> = documents.iter().flat_map(|d| d.lines()).collect();
+    let mut group = c.benchmark_group("wordpiece_zh");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function("fast_wordpiece", |b| {
+        let mut pieces = maskforge_text::Pieces::default();
+        b.iter(|| {
+            let mut n = 0;
+            for line in &lines {
+                pieces.clear();
+                tok.encode_into(line, &mut pieces).expect("encode");
+                n += pieces.len();
+            }
+            n
+        })
+    });
+    group.bench_function("hf_tokenizers", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .map(|line| tok.inner().encode(*line, false).map(|e| e.len()).unwrap_or(0))
+                .sum::<usize>()
         })
     });
     group.finish();

@@ -1,10 +1,11 @@
 //! A whole document through the text path: sentences, tokens, sentence ends and word starts.
 
 use crate::TextError;
+use crate::pieces::Pieces;
 use crate::segmenter::Segmenter;
 use crate::sentences::{SplitRules, split_sentences};
 use crate::tokenizer::TextTokenizer;
-use crate::word_starts::word_starts;
+use crate::word_starts::push_word_starts;
 
 /// A document ready for the documents dataset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,22 +80,23 @@ impl TextProcessor {
     pub fn process(&self, text: &str) -> Result<Result<TokenizedDocument, Rejection>, TextError> {
         let mut doc = TokenizedDocument::default();
         let mut failure = None;
+        let mut pieces = Pieces::default();
         split_sentences(text, self.rules, |sentence| {
             if failure.is_some() {
                 return;
             }
-            match self.tokenizer.encode(sentence) {
-                Ok(enc) if enc.get_ids().is_empty() => {}
-                Ok(enc) => {
-                    let starts = word_starts(
+            pieces.clear();
+            match self.tokenizer.encode_into(sentence, &mut pieces) {
+                Ok(()) if pieces.is_empty() => {}
+                Ok(()) => {
+                    push_word_starts(
                         sentence,
-                        enc.get_tokens(),
-                        enc.get_offsets(),
+                        &pieces,
                         self.tokenizer.style(),
                         &self.segmenter,
+                        &mut doc.word_starts,
                     );
-                    doc.input_ids.extend_from_slice(enc.get_ids());
-                    doc.word_starts.extend(starts);
+                    doc.input_ids.extend_from_slice(&pieces.ids);
                     doc.sentence_ends.push(doc.input_ids.len() as u32);
                     if self.keep_text {
                         if !doc.text.is_empty() {

@@ -5,18 +5,22 @@
 mod cjk;
 mod clean;
 mod document;
+mod pieces;
 mod segmenter;
 mod sentences;
 mod tokenizer;
 mod word_starts;
+mod wordpiece;
 
 pub use cjk::{is_cjk, is_single_cjk};
 pub use clean::clean;
 pub use document::{Rejection, TextProcessor, TokenizedDocument};
+pub use pieces::Pieces;
 pub use segmenter::Segmenter;
 pub use sentences::{SplitRules, split_sentences};
 pub use tokenizer::{PieceStyle, TextTokenizer, TokenizerFiles};
-pub use word_starts::word_starts;
+pub use word_starts::{push_word_starts, word_starts};
+pub use wordpiece::{BertNormalization, FastWordPiece, Unsupported};
 
 /// Errors of the text path.
 #[derive(Debug, thiserror::Error)]

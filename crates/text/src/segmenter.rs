@@ -20,20 +20,28 @@ impl Segmenter {
     /// (`word [freq [tag]]` per line).
     pub fn jieba(hmm: bool, user_dict: Option<&[u8]>) -> Result<Self, TextError> {
         let mut jieba = Jieba::new();
-        let mut hasher = Sha256::new();
-        hasher.update(BUILTIN_DICTIONARY);
         if let Some(dict) = user_dict {
-            hasher.update(dict);
             jieba
                 .load_dict(&mut std::io::BufReader::new(dict))
                 .map_err(|e| TextError::Dictionary(e.to_string()))?;
         }
-        hasher.update([u8::from(hmm)]);
         Ok(Self {
             jieba: Some(jieba),
             hmm,
-            hash: hex::encode(hasher.finalize()),
+            hash: Self::jieba_hash(hmm, user_dict),
         })
+    }
+
+    /// The [`hash`](Self::hash) [`jieba`](Self::jieba) gives for these options, without loading
+    /// the dictionary (jobs that only check which segmentation produced a dataset).
+    pub fn jieba_hash(hmm: bool, user_dict: Option<&[u8]>) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(BUILTIN_DICTIONARY);
+        if let Some(dict) = user_dict {
+            hasher.update(dict);
+        }
+        hasher.update([u8::from(hmm)]);
+        hex::encode(hasher.finalize())
     }
 
     /// No segmentation: every CJK character is a word of its own.

@@ -2,6 +2,8 @@
 //! `vocab.json` + `merges.txt`, and knowing how its pieces mark word boundaries.
 
 use crate::TextError;
+use crate::pieces::Pieces;
+use crate::wordpiece::{BertNormalization, FastWordPiece};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
@@ -11,7 +13,7 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{AddedToken, Encoding, ModelWrapper, Tokenizer};
+use tokenizers::{AddedToken, ModelWrapper, NormalizerWrapper, PreTokenizerWrapper, Tokenizer};
 
 /// Special tokens added to a GPT-2 `vocab.json` (in this order, after its last id) when missing.
 pub const ROBERTA_SPECIAL_TOKENS: [&str; 5] = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"];
@@ -50,9 +52,12 @@ pub enum PieceStyle {
     OffsetGap,
 }
 
-/// A loaded tokenizer with what the text path needs to know about it.
+/// A loaded tokenizer with what the text path needs to know about it. BERT WordPiece
+/// tokenizers encode through [`FastWordPiece`]; everything else, and the rare sentence the fast
+/// path does not model, through Hugging Face `tokenizers`.
 pub struct TextTokenizer {
     tokenizer: Tokenizer,
+    fast: Option<FastWordPiece>,
     style: PieceStyle,
     hash: String,
 }
@@ -105,11 +110,31 @@ impl TextTokenizer {
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(bad)?;
         let style = piece_style(&tokenizer);
+        let fast = match fast_path(&tokenizer) {
+            Ok(fast) => Some(fast),
+            Err(reason) => {
+                if matches!(tokenizer.get_model(), ModelWrapper::WordPiece(_)) {
+                    log::info!("tokenizer: the fast WordPiece path is off ({reason}); encoding with Hugging Face tokenizers");
+                }
+                None
+            }
+        };
         Ok(Self {
             tokenizer,
+            fast,
             style,
             hash: hex::encode(hasher.finalize()),
         })
+    }
+
+    /// Whether sentences encode through the fast WordPiece path.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// The fast WordPiece path, when this tokenizer takes it.
+    pub fn fast(&self) -> Option<&FastWordPiece> {
+        self.fast.as_ref()
     }
 
     /// The token the model emits for what it cannot encode (`[UNK]`), when it has one.
@@ -124,10 +149,41 @@ impl TextTokenizer {
     }
 
     /// Encodes one sentence without special tokens; offsets are byte offsets into `sentence`.
-    pub fn encode(&self, sentence: &str) -> Result<Encoding, TextError> {
-        self.tokenizer
+    pub fn encode(&self, sentence: &str) -> Result<Pieces, TextError> {
+        let mut pieces = Pieces::default();
+        self.encode_into(sentence, &mut pieces)?;
+        Ok(pieces)
+    }
+
+    /// Like [`encode`](Self::encode), appending to `out` (whose buffers are reused).
+    pub fn encode_into(&self, sentence: &str, out: &mut Pieces) -> Result<(), TextError> {
+        if let Some(fast) = &self.fast
+            && fast.encode(sentence, out).is_ok()
+        {
+            return Ok(());
+        }
+        self.encode_reference_into(sentence, out)
+    }
+
+    /// Encodes through Hugging Face `tokenizers` alone (the reference of the fast path).
+    pub fn encode_reference(&self, sentence: &str) -> Result<Pieces, TextError> {
+        let mut pieces = Pieces::default();
+        self.encode_reference_into(sentence, &mut pieces)?;
+        Ok(pieces)
+    }
+
+    fn encode_reference_into(&self, sentence: &str, out: &mut Pieces) -> Result<(), TextError> {
+        let encoding = self
+            .tokenizer
             .encode(sentence, false)
-            .map_err(|e| TextError::Tokenizer(e.to_string()))
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        let offsets = encoding.get_offsets();
+        for (i, (token, &id)) in encoding.get_tokens().iter().zip(encoding.get_ids()).enumerate() {
+            let previous_end = if i == 0 { 0 } else { offsets[i - 1].1 };
+            let continues = i > 0 && continues_piece(token, &self.style, previous_end, offsets[i].0);
+            out.push(id, offsets[i], continues);
+        }
+        Ok(())
     }
 
     /// How pieces mark word continuation.
@@ -191,6 +247,47 @@ fn parse_merges(bytes: &[u8]) -> Result<Vec<(String, String)>, TextError> {
                 .ok_or_else(|| TextError::Tokenizer(format!("merges.txt line {}: expected two pieces", i + 1)))
         })
         .collect()
+}
+
+/// Whether `token` continues the piece before it, as its tokenizer marks pieces.
+fn continues_piece(token: &str, style: &PieceStyle, previous_end: usize, start: usize) -> bool {
+    match style {
+        PieceStyle::WordPiece(prefix) => token.starts_with(prefix.as_str()),
+        PieceStyle::ByteLevel => !token.starts_with('Ġ'),
+        PieceStyle::Metaspace => !token.starts_with('▁'),
+        PieceStyle::OffsetGap => previous_end == start,
+    }
+}
+
+/// The fast WordPiece path for a tokenizer whose whole pipeline it reproduces: a BERT
+/// normalizer (or none), the BERT pre-tokenizer, a WordPiece model with its unknown token in
+/// the vocabulary, and only special added tokens (which are encoded as text here).
+fn fast_path(tokenizer: &Tokenizer) -> Result<FastWordPiece, String> {
+    let ModelWrapper::WordPiece(model) = tokenizer.get_model() else {
+        return Err("the model is not WordPiece".into());
+    };
+    let options = match tokenizer.get_normalizer() {
+        Some(NormalizerWrapper::BertNormalizer(n)) => BertNormalization {
+            clean_text: n.clean_text,
+            handle_chinese_chars: n.handle_chinese_chars,
+            strip_accents: n.strip_accents.unwrap_or(n.lowercase),
+            lowercase: n.lowercase,
+        },
+        None => BertNormalization {
+            clean_text: false,
+            handle_chinese_chars: false,
+            strip_accents: false,
+            lowercase: false,
+        },
+        Some(_) => return Err("the normalizer is not BertNormalizer".into()),
+    };
+    if !matches!(tokenizer.get_pre_tokenizer(), Some(PreTokenizerWrapper::BertPreTokenizer(_))) {
+        return Err("the pre-tokenizer is not BertPreTokenizer".into());
+    }
+    if tokenizer.get_added_tokens_decoder().values().any(|t| !t.special) {
+        return Err("it has added tokens that are not special".into());
+    }
+    FastWordPiece::new(model, options).ok_or_else(|| format!("the unknown token {} is not in the vocabulary", model.unk_token))
 }
 
 fn piece_style(tokenizer: &Tokenizer) -> PieceStyle {

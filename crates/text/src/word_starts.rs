@@ -2,29 +2,37 @@
 //! aligned by byte offsets.
 
 use crate::cjk::is_single_cjk;
+use crate::pieces::Pieces;
 use crate::segmenter::Segmenter;
 use crate::tokenizer::PieceStyle;
 use std::ops::Range;
 
-/// One flag per token of `sentence`: does a word start at this token.
+/// One flag per piece of `sentence`: does a word start at this piece.
 ///
-/// - the first token starts a word;
+/// - the first piece starts a word;
 /// - a continuation piece (WordPiece `##`, byte-level BPE without `Ġ`) does not;
 /// - a single CJK character in the same jieba word as the previous single CJK character does not;
-/// - every other token does.
-pub fn word_starts(
+/// - every other piece does.
+pub fn word_starts(sentence: &str, pieces: &Pieces, style: &PieceStyle, segmenter: &Segmenter) -> Vec<bool> {
+    let mut starts = Vec::with_capacity(pieces.len());
+    push_word_starts(sentence, pieces, style, segmenter, &mut starts);
+    starts
+}
+
+/// Like [`word_starts`], appending to `starts`.
+pub fn push_word_starts(
     sentence: &str,
-    tokens: &[String],
-    offsets: &[(usize, usize)],
+    pieces: &Pieces,
     style: &PieceStyle,
     segmenter: &Segmenter,
-) -> Vec<bool> {
+    starts: &mut Vec<bool>,
+) {
+    let offsets = &pieces.offsets;
     let has_cjk = segmenter.enabled() && sentence.chars().any(crate::cjk::is_cjk);
     let words = if has_cjk { segmenter.words(sentence) } else { Vec::new() };
     let mut word_cursor = 0;
     let mut previous: Option<(bool, usize)> = None; // (single CJK, word index)
-    let mut starts = Vec::with_capacity(tokens.len());
-    for (i, (token, &(start, end))) in tokens.iter().zip(offsets).enumerate() {
+    for (i, (&continues, &(start, end))) in pieces.continues.iter().zip(offsets).enumerate() {
         let text = sentence.get(start..end).unwrap_or("");
         let word = if has_cjk {
             word_index(&words, &mut word_cursor, start)
@@ -40,23 +48,13 @@ pub fn word_starts(
             && text.chars().next().is_some_and(crate::cjk::is_cjk);
         let starts_word = if i == 0 || begins_cjk_word {
             true
-        } else if continues_piece(token, style, offsets[i - 1].1, start) {
+        } else if continues {
             false
         } else {
             !(single_cjk && previous == Some((true, word.unwrap_or(usize::MAX))))
         };
         starts.push(starts_word);
         previous = Some((single_cjk, word.unwrap_or(usize::MAX)));
-    }
-    starts
-}
-
-fn continues_piece(token: &str, style: &PieceStyle, previous_end: usize, start: usize) -> bool {
-    match style {
-        PieceStyle::WordPiece(prefix) => token.starts_with(prefix.as_str()),
-        PieceStyle::ByteLevel => !token.starts_with('Ġ'),
-        PieceStyle::Metaspace => !token.starts_with('▁'),
-        PieceStyle::OffsetGap => previous_end == start,
     }
 }
 

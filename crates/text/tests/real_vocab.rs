@@ -19,9 +19,10 @@ fn chinese() -> TextTokenizer {
 }
 
 fn tokens_and_starts(tok: &TextTokenizer, seg: &Segmenter, sentence: &str) -> Vec<(String, bool)> {
-    let enc = tok.encode(sentence).unwrap();
-    let starts = word_starts(sentence, enc.get_tokens(), enc.get_offsets(), tok.style(), seg);
-    enc.get_tokens().iter().cloned().zip(starts).collect()
+    let pieces = tok.encode(sentence).unwrap();
+    let starts = word_starts(sentence, &pieces, tok.style(), seg);
+    let tokens = pieces.ids.iter().map(|&id| tok.inner().id_to_token(id).unwrap());
+    tokens.zip(starts).collect()
 }
 
 #[test]
@@ -69,14 +70,14 @@ fn tokenizer_json_and_vocab_txt_agree_on_chinese_ids() {
         TextTokenizer::from_files(&TokenizerFiles::Json(vocab("bert-base-chinese/tokenizer.json"))).unwrap();
     let text = "在 Debian 这种规模的项目中，很难避免遇到与你意见不和的人。";
     assert_eq!(
-        from_txt.encode(text).unwrap().get_ids(),
-        from_json.encode(text).unwrap().get_ids()
+        from_txt.encode(text).unwrap().ids,
+        from_json.encode(text).unwrap().ids
     );
     assert_eq!(from_json.style(), &PieceStyle::WordPiece("##".into()));
     assert_ne!(from_txt.hash(), from_json.hash());
     // A corpus that spells a special token gets text tokens, not the special id.
     let sep = from_json.token_to_id("[SEP]").unwrap();
-    assert!(!from_json.encode("前[SEP]后").unwrap().get_ids().contains(&sep));
+    assert!(!from_json.encode("前[SEP]后").unwrap().ids.contains(&sep));
 }
 
 #[test]
@@ -90,7 +91,7 @@ fn uncased_wordpiece_marks_continuations() {
         words.iter().filter(|s| !**s).count()
     );
     // The shipped tokenizer.json pads to 128; the loader switches padding off.
-    assert_eq!(tok.encode("hello").unwrap().get_ids().len(), 1);
+    assert_eq!(tok.encode("hello").unwrap().len(), 1);
 }
 
 #[test]
@@ -105,7 +106,7 @@ fn gpt2_byte_level_pieces() {
     assert_eq!(got[0], ("Hello".to_string(), true));
     assert_eq!(got[1], ("Ġworld".to_string(), true));
     assert_eq!(got[2], (",".to_string(), false));
-    assert_eq!(tok.encode("Hello world").unwrap().get_ids(), &[15496, 995]);
+    assert_eq!(tok.encode("Hello world").unwrap().ids, [15496, 995]);
     // Byte-level pieces of Chinese carry no space marker; jieba words still start words.
     let seg = Segmenter::jieba(true, None).unwrap();
     let count = |s: &Segmenter| {

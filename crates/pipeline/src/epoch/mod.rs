@@ -122,8 +122,10 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let root = Location::parse(&config.output.url)?;
     let documents_dir = root.join("documents");
     let (documents_manifest, manifest_bytes) = handle.block_on(documents::read_manifest(&documents_dir))?;
-    let processor = handle.block_on(resources::load_text_processor(config))?;
-    let (current, _) = dataset::documents_config(config, &processor);
+    // The tokenizer, and which segmentation made the documents (jieba itself is not needed).
+    let tokenizer = handle.block_on(resources::load_tokenizer(config))?;
+    let segmentation = handle.block_on(resources::segmentation_hash(config))?;
+    let (current, _) = dataset::documents_config(config, tokenizer.hash(), &segmentation);
     let differing: Vec<&str> = ["sources", "text", "tokenizer_hash", "dictionary_hash"]
         .into_iter()
         .filter(|k| documents_manifest.config.get(*k) != current.get(*k))
@@ -137,7 +139,7 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
             ),
         ));
     }
-    let tokenizer = processor.tokenizer();
+    let tokenizer = &tokenizer;
     // The vocabulary is stored as vocab.txt (one token a line): check that before any work.
     let tokens = tokenizer.vocabulary();
     if let Some(bad) = tokens.iter().find(|t| t.contains(['\n', '\r'])) {
@@ -627,7 +629,7 @@ async fn similar_words(
         .token_to_id("[UNK]")
         .or_else(|| tokenizer.token_to_id("<unk>"));
     let similar = SimilarWords::build(&table, |word| {
-        let ids = tokenizer.encode(word).ok()?.get_ids().to_vec();
+        let ids = tokenizer.encode(word).ok()?.ids;
         (!ids.iter().any(|id| Some(*id) == unk)).then_some(ids)
     });
     if similar.words() == 0 {

@@ -4,12 +4,14 @@
 //! run, merges them by (rank, key) and keeps the interval.
 
 use super::map::{MapResult, run_object};
-use super::shuffle::{SortKey, items};
+use super::shuffle::SortKey;
 use super::writer::{ExamplesWriter, Placed};
 use super::{EpochJob, codec};
 use crate::PipelineError;
 use maskforge_schema::ShardEntry;
 use maskforge_store::Location;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// One output shard: where it goes and which interval of its bin's order it holds.
 #[derive(Debug, Clone)]
@@ -61,7 +63,9 @@ impl RangeStarts {
     }
 }
 
-/// Builds shard `job` from the runs and writes it into `dataset`.
+/// Builds shard `job` from the runs and writes it into `dataset`. The runs' ranges are merged
+/// lazily, a window at a time, and the shard is encoded a row group at a time into a scratch
+/// file, so memory does not grow with the shard.
 pub fn reduce_shard(
     job: &EpochJob<'_>,
     shard: &ShardJob,
@@ -71,54 +75,160 @@ pub fn reduce_shard(
     runs: &[Location],
     dataset: &Location,
 ) -> Result<ShardEntry, PipelineError> {
-    let mut placed = Vec::with_capacity(shard.rows as usize);
+    let mut cursors = Vec::new();
+    let mut skip = 0;
     if shard.rows > 0 {
         let covering = starts.covering(shard.bin_index, shard.first, shard.rows);
-        let skip = shard.first - starts.starts[shard.bin_index][*covering.start()];
+        skip = shard.first - starts.starts[shard.bin_index][*covering.start()];
         let (lo, hi) = (
             shard.bin_index * starts.ranges + covering.start(),
             shard.bin_index * starts.ranges + covering.end() + 1,
         );
-        let mut chunks = Vec::new();
+        let holding = results.iter().filter(|r| r.offsets[hi] > r.offsets[lo]).count();
+        let window = (WINDOW_BUDGET / holding.max(1)).max(MIN_WINDOW);
         for (result, run) in results.iter().zip(runs) {
             let range = result.offsets[lo]..result.offsets[hi];
             if !range.is_empty() {
-                chunks.push((run.url(), job.handle.block_on(run.read_range(range))?));
+                cursors.push(RangeItems::new(run, range, window, job.handle));
             }
         }
-        let mut merged: Vec<(SortKey, &[u8])> = Vec::new();
-        for (url, bytes) in &chunks {
-            merged.extend(
-                items(bytes).ok_or_else(|| PipelineError::Internal(format!("exchange object {url} is damaged")))?,
-            );
-        }
-        merged.sort_by_key(|(key, _)| *key);
-        for (i, (key, payload)) in merged
-            .into_iter()
-            .skip(skip as usize)
-            .take(shard.rows as usize)
-            .enumerate()
-        {
-            let example = codec::get_example(&mut codec::Reader::new(payload))
-                .ok_or_else(|| PipelineError::Internal("an exchanged example cannot be decoded".into()))?;
-            placed.push(Placed {
-                example_id: shard.first_example_id + i as u64,
-                bin: key.bin,
-                example,
-            });
-        }
-        if placed.len() as u64 != shard.rows {
-            return Err(PipelineError::Internal(format!(
-                "shard {} got {} of its {} examples from the runs",
-                shard.path,
-                placed.len(),
-                shard.rows
-            )));
+    }
+    let mut merge = Merge::new(cursors)?;
+    for _ in 0..skip {
+        if merge.next().transpose()?.is_none() {
+            break;
         }
     }
-    let (entry, bytes) = writer.encode(&shard.path, shard.bin, &placed)?;
-    job.handle.block_on(dataset.join(&entry.path).write(bytes))?;
+    let mut taken = 0u64;
+    let rows = std::iter::from_fn(|| {
+        if taken == shard.rows {
+            return None;
+        }
+        taken += 1;
+        let (key, payload) = match merge.next()? {
+            Ok(item) => item,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            codec::get_example(&mut codec::Reader::new(&payload))
+                .ok_or_else(|| PipelineError::Internal("an exchanged example cannot be decoded".into()))
+                .map(|example| Placed {
+                    example_id: shard.first_example_id + taken - 1,
+                    bin: key.bin,
+                    example,
+                }),
+        )
+    });
+    let spill = job.scratch.subfolder("reduce-")?;
+    let file = spill.path().join("shard.parquet");
+    let entry = writer.encode_to_file(&shard.path, shard.bin, rows, &file)?;
+    if entry.rows != shard.rows {
+        return Err(PipelineError::Internal(format!(
+            "shard {} got {} of its {} examples from the runs",
+            shard.path, entry.rows, shard.rows
+        )));
+    }
+    job.handle.block_on(dataset.join(&entry.path).write_file(&file))?;
     Ok(entry)
+}
+
+/// Bytes of run windows one reducer holds at most (split over the runs it reads).
+const WINDOW_BUDGET: usize = 16 << 20;
+/// The smallest window read from a run.
+const MIN_WINDOW: usize = 256 << 10;
+
+/// The items of one byte range of a run, read a window at a time.
+struct RangeItems<'a> {
+    run: &'a Location,
+    handle: &'a tokio::runtime::Handle,
+    /// Next byte of the range to read, and its end.
+    next: u64,
+    end: u64,
+    window: usize,
+    buffer: Vec<u8>,
+    /// Start of the unparsed bytes in `buffer`.
+    at: usize,
+}
+
+impl<'a> RangeItems<'a> {
+    fn new(run: &'a Location, range: std::ops::Range<u64>, window: usize, handle: &'a tokio::runtime::Handle) -> Self {
+        Self {
+            run,
+            handle,
+            next: range.start,
+            end: range.end,
+            window,
+            buffer: Vec::new(),
+            at: 0,
+        }
+    }
+
+    fn damaged(&self) -> PipelineError {
+        PipelineError::Internal(format!("exchange object {} is damaged", self.run.url()))
+    }
+
+    /// The next item, `None` at the end of the range.
+    fn next_item(&mut self) -> Result<Option<(SortKey, Vec<u8>)>, PipelineError> {
+        loop {
+            let unread = &self.buffer[self.at..];
+            let needed = match unread.get(17..21) {
+                Some(len) => 21 + u32::from_le_bytes(len.try_into().map_err(|_| self.damaged())?) as usize,
+                None => 21,
+            };
+            if unread.len() >= needed {
+                let key: &[u8; 17] = unread[..17].try_into().map_err(|_| self.damaged())?;
+                let item = (SortKey::from_bytes(key), unread[21..needed].to_vec());
+                self.at += needed;
+                return Ok(Some(item));
+            }
+            if self.next >= self.end {
+                return if unread.is_empty() { Ok(None) } else { Err(self.damaged()) };
+            }
+            self.buffer.drain(..self.at);
+            self.at = 0;
+            let want = (self.window.max(needed - self.buffer.len()) as u64).min(self.end - self.next);
+            let bytes = self
+                .handle
+                .block_on(self.run.read_range(self.next..self.next + want))?;
+            if bytes.len() as u64 != want {
+                return Err(self.damaged());
+            }
+            self.buffer.extend_from_slice(&bytes);
+            self.next += want;
+        }
+    }
+}
+
+/// A k-way merge of run ranges by sort key.
+struct Merge<'a> {
+    cursors: Vec<RangeItems<'a>>,
+    heap: BinaryHeap<Reverse<(SortKey, usize, Vec<u8>)>>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(mut cursors: Vec<RangeItems<'a>>) -> Result<Self, PipelineError> {
+        let mut heap = BinaryHeap::with_capacity(cursors.len());
+        for (i, cursor) in cursors.iter_mut().enumerate() {
+            if let Some((key, payload)) = cursor.next_item()? {
+                heap.push(Reverse((key, i, payload)));
+            }
+        }
+        Ok(Self { cursors, heap })
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = Result<(SortKey, Vec<u8>), PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Reverse((key, i, payload)) = self.heap.pop()?;
+        match self.cursors[i].next_item() {
+            Ok(Some((k, p))) => self.heap.push(Reverse((k, i, p))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok((key, payload)))
+    }
 }
 
 /// The run of every group, in group order.

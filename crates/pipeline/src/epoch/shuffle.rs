@@ -49,18 +49,6 @@ pub fn put_item(out: &mut impl Write, key: SortKey, payload: &[u8]) -> std::io::
     out.write_all(payload)
 }
 
-/// Splits bytes written by [`put_item`] into items; `None` when they are cut short.
-pub fn items(mut bytes: &[u8]) -> Option<Vec<(SortKey, &[u8])>> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let key: &[u8; 17] = bytes.get(..17)?.try_into().ok()?;
-        let len = u32::from_le_bytes(bytes.get(17..21)?.try_into().ok()?) as usize;
-        out.push((SortKey::from_bytes(key), bytes.get(21..21 + len)?));
-        bytes = &bytes[21 + len..];
-    }
-    Some(out)
-}
-
 /// Sorts (key, payload) pairs within a memory budget.
 pub struct ExternalSorter {
     budget: usize,

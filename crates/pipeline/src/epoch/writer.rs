@@ -7,10 +7,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 use maskforge_masking::MaskedExample;
 use maskforge_schema::ShardEntry;
-use maskforge_store::{ShardEncoder, ShardOptions, sha256_hex};
+use maskforge_store::{DigestWriter, ShardEncoder, ShardOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The rows of each shard of a bin with `n` examples in `shards` shards.
@@ -50,24 +51,41 @@ impl ExamplesWriter {
         }
     }
 
-    /// Encodes shard `path` of `rows`; returns its manifest entry and bytes.
-    pub fn encode(&self, path: &str, bin: Option<u8>, rows: &[Placed]) -> Result<(ShardEntry, Bytes), PipelineError> {
-        let mut encoder = ShardEncoder::new(path, self.schema.clone(), &self.options)?;
-        for chunk in rows.chunks(self.options.row_group_rows.max(1)) {
-            encoder.write(&self.batch(chunk)?)?;
+    /// Encodes shard `path` from `rows`, one row group at a time, into the local `file`;
+    /// returns its manifest entry.
+    pub fn encode_to_file(
+        &self,
+        path: &str,
+        bin: Option<u8>,
+        rows: impl Iterator<Item = Result<Placed, PipelineError>>,
+        file: &Path,
+    ) -> Result<ShardEntry, PipelineError> {
+        let io = |e: std::io::Error| PipelineError::Internal(format!("shard file {}: {e}", file.display()));
+        let sink = DigestWriter::new(BufWriter::new(std::fs::File::create(file).map_err(io)?));
+        let mut encoder = ShardEncoder::with_sink(path, self.schema.clone(), &self.options, sink)?;
+        let group = self.options.row_group_rows.max(1);
+        let mut chunk = Vec::with_capacity(group.min(1 << 16));
+        let mut total = 0u64;
+        for row in rows {
+            chunk.push(row?);
+            total += 1;
+            if chunk.len() == group {
+                encoder.write(&self.batch(&chunk)?)?;
+                chunk.clear();
+            }
         }
-        if rows.is_empty() {
-            encoder.write(&self.batch(&[])?)?;
+        if !chunk.is_empty() || total == 0 {
+            encoder.write(&self.batch(&chunk)?)?;
         }
-        let bytes = encoder.finish()?;
-        let entry = ShardEntry {
+        let (mut out, bytes, sha256) = encoder.finish_sink()?.finish();
+        out.flush().map_err(io)?;
+        Ok(ShardEntry {
             path: path.to_owned(),
-            rows: rows.len() as u64,
-            bytes: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            rows: total,
+            bytes,
+            sha256,
             bin,
-        };
-        Ok((entry, bytes))
+        })
     }
 
     fn batch(&self, rows: &[Placed]) -> Result<RecordBatch, PipelineError> {
