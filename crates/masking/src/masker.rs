@@ -204,7 +204,7 @@ impl Masker {
                             if source == SimilarSource::Lexicon {
                                 fallback(0);
                             }
-                            ids[span].copy_from_slice(&word);
+                            ids[span].copy_from_slice(word);
                             return MaskKind::Similar;
                         }
                         None => fallback(2),

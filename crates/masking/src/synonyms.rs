@@ -5,13 +5,16 @@
 
 use crate::MaskingError;
 use crate::rng::KeyedRng;
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 
-/// A parsed table: similar words per word, and every word that occurs.
+/// A parsed table: every word that occurs (the lexicon, in order of first appearance), and the
+/// similar words of each word, as indices into the lexicon.
 #[derive(Debug, Clone, Default)]
 pub struct SynonymTable {
-    similar: BTreeMap<String, Vec<String>>,
     lexicon: Vec<String>,
+    /// Per lexicon word: its similar words, in order of appearance, without repeats.
+    similar: Vec<Vec<u32>>,
 }
 
 fn is_cilin_code(field: &str) -> bool {
@@ -30,7 +33,8 @@ impl SynonymTable {
     pub fn parse(text: &str) -> Result<Self, MaskingError> {
         let mut table = SynonymTable::default();
         let mut cilin: Option<bool> = None;
-        let mut seen = std::collections::BTreeSet::new();
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut group: Vec<u32> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() || line.starts_with('#') {
@@ -42,16 +46,14 @@ impl SynonymTable {
             };
             let first = line.split_whitespace().next().unwrap_or_default();
             let is_cilin = *cilin.get_or_insert_with(|| is_cilin_code(first));
-            let (heads, group): (Vec<&str>, Vec<&str>) = if is_cilin {
+            let (words, heads): (Vec<&str>, usize) = if is_cilin {
                 if !is_cilin_code(first) {
                     return Err(bad("expected a Cilin code like `Aa01A01=`"));
                 }
                 let words: Vec<&str> = line.split_whitespace().skip(1).collect();
-                if first.ends_with('=') {
-                    (words.clone(), words)
-                } else {
-                    (Vec::new(), words)
-                }
+                // Only `=` groups are synonyms; every word of the group is a head.
+                let heads = if first.ends_with('=') { words.len() } else { 0 };
+                (words, heads)
             } else {
                 let (word, rest) = line
                     .split_once('\t')
@@ -60,20 +62,25 @@ impl SynonymTable {
                 if word.is_empty() {
                     return Err(bad("empty word"));
                 }
-                let mut group = vec![word];
-                group.extend(rest.split_whitespace());
-                (vec![word], group)
+                // Plain tables are directed: only the first word is a head.
+                (std::iter::once(word).chain(rest.split_whitespace()).collect(), 1)
             };
-            for w in &group {
-                if seen.insert((*w).to_owned()) {
+            group.clear();
+            for w in &words {
+                let next = table.lexicon.len() as u32;
+                let id = *index.entry(w).or_insert(next);
+                if id == next {
                     table.lexicon.push((*w).to_owned());
+                    table.similar.push(Vec::new());
                 }
+                group.push(id);
             }
-            for head in heads {
-                let entry = table.similar.entry(head.to_owned()).or_default();
-                for w in &group {
-                    if *w != head && !entry.iter().any(|e| e == w) {
-                        entry.push((*w).to_owned());
+            for &head in group.iter().take(heads) {
+                let entry = &mut table.similar[head as usize];
+                for &w in &group {
+                    // A word is not its own similar word, and is listed once.
+                    if w != head && !entry.contains(&w) {
+                        entry.push(w);
                     }
                 }
             }
@@ -83,28 +90,46 @@ impl SynonymTable {
 
     /// Number of words with similar words.
     pub fn len(&self) -> usize {
-        self.similar.len()
+        self.similar.iter().filter(|s| !s.is_empty()).count()
     }
 
     /// Whether no word has similar words.
     pub fn is_empty(&self) -> bool {
-        self.similar.is_empty()
+        self.len() == 0
+    }
+
+    /// Every word of the table, in order of first appearance.
+    pub fn lexicon(&self) -> &[String] {
+        &self.lexicon
     }
 
     /// The similar words of `word`.
-    pub fn similar(&self, word: &str) -> &[String] {
-        self.similar.get(word).map_or(&[], Vec::as_slice)
+    pub fn similar(&self, word: &str) -> Vec<&str> {
+        let Some(i) = self.lexicon.iter().position(|w| w == word) else {
+            return Vec::new();
+        };
+        self.similar[i].iter().map(|&j| self.lexicon[j as usize].as_str()).collect()
     }
 }
 
 /// The table in token ids: candidates per tokenized word, and the lexicon by token length.
 #[derive(Debug, Clone, Default)]
 pub struct SimilarWords {
-    by_word: HashMap<Vec<u32>, Vec<Vec<u32>>>,
-    by_length: BTreeMap<usize, Vec<Vec<u32>>>,
-    /// Where each lexicon word stands in `by_length` (increasing), so that a draw excluding it
-    /// needs no scan of the lexicon.
-    positions: HashMap<Vec<u32>, Vec<u32>>,
+    /// Token ids of every lexicon word the tokenizer can encode, in lexicon order.
+    words: Vec<Vec<u32>>,
+    /// Per tokenized word: its candidates and its places in `by_length`.
+    entries: FxHashMap<Vec<u32>, Entry>,
+    /// Per token length: the words of that length (indices into `words`), in lexicon order.
+    by_length: BTreeMap<usize, Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    /// Similar words (indices into `words`), heads in spelling order, then listing order.
+    candidates: Vec<u32>,
+    /// Where this word stands in `by_length` (increasing), so that a draw excluding it needs
+    /// no scan of the lexicon.
+    places: Vec<u32>,
 }
 
 /// Where a similar word came from.
@@ -120,29 +145,44 @@ impl SimilarWords {
     /// Tokenizes the table with `tokenize` (which returns `None` for a word with unknown
     /// tokens); only words whose every token is in the vocabulary are kept.
     pub fn build(table: &SynonymTable, tokenize: impl Fn(&str) -> Option<Vec<u32>>) -> Self {
-        let ids: HashMap<&str, Vec<u32>> = table
-            .lexicon
-            .iter()
-            .filter_map(|w| tokenize(w).filter(|t| !t.is_empty()).map(|t| (w.as_str(), t)))
-            .collect();
+        let ids = table.lexicon.iter().map(|w| tokenize(w)).collect();
+        Self::from_ids(table, ids)
+    }
+
+    /// Like [`build`](Self::build), from the ids of every [`SynonymTable::lexicon`] word
+    /// (tokenized by the caller, in parallel for example).
+    pub fn from_ids(table: &SynonymTable, ids: Vec<Option<Vec<u32>>>) -> Self {
+        assert_eq!(ids.len(), table.lexicon.len(), "one entry per lexicon word");
         let mut out = SimilarWords::default();
-        for (word, similar) in &table.similar {
-            let Some(key) = ids.get(word.as_str()) else { continue };
-            let candidates: Vec<Vec<u32>> = similar
-                .iter()
-                .filter_map(|s| ids.get(s.as_str()))
-                .filter(|t| *t != key)
-                .cloned()
-                .collect();
-            if !candidates.is_empty() {
-                out.by_word.entry(key.clone()).or_default().extend(candidates);
+        // Lexicon index -> index into `words`, for the words the tokenizer can encode.
+        let mut usable = vec![u32::MAX; ids.len()];
+        for (i, t) in ids.into_iter().enumerate() {
+            if let Some(t) = t.filter(|t| !t.is_empty()) {
+                usable[i] = out.words.len() as u32;
+                out.words.push(t);
             }
         }
-        for word in &table.lexicon {
-            if let Some(t) = ids.get(word.as_str()) {
-                let same_length = out.by_length.entry(t.len()).or_default();
-                out.positions.entry(t.clone()).or_default().push(same_length.len() as u32);
-                same_length.push(t.clone());
+        for (w, t) in out.words.iter().enumerate() {
+            let same_length = out.by_length.entry(t.len()).or_default();
+            let entry = out.entries.entry(t.clone()).or_default();
+            entry.places.push(same_length.len() as u32);
+            same_length.push(w as u32);
+        }
+        // Heads in the order of their spelling, so that heads with the same ids (case or width
+        // variants) join their candidates in a fixed order.
+        let mut heads: Vec<usize> = (0..table.lexicon.len())
+            .filter(|&h| usable[h] != u32::MAX && !table.similar[h].is_empty())
+            .collect();
+        heads.sort_unstable_by(|&a, &b| table.lexicon[a].cmp(&table.lexicon[b]));
+        for head in heads {
+            let key = &out.words[usable[head] as usize];
+            let candidates: Vec<u32> = table.similar[head]
+                .iter()
+                .map(|&s| usable[s as usize])
+                .filter(|&s| s != u32::MAX && out.words[s as usize] != *key)
+                .collect();
+            if let Some(entry) = out.entries.get_mut(key) {
+                entry.candidates.extend(candidates);
             }
         }
         out
@@ -150,19 +190,19 @@ impl SimilarWords {
 
     /// A similar word of the same token length as `word`, chosen by key: from the table, else a
     /// random lexicon word of that length; `None` when neither exists.
-    pub fn pick(&self, word: &[u32], rng: &mut KeyedRng) -> Option<(Vec<u32>, SimilarSource)> {
-        let same_length: Vec<&Vec<u32>> = self
-            .by_word
-            .get(word)
-            .map(|c| c.iter().filter(|c| c.len() == word.len()).collect())
-            .unwrap_or_default();
-        if !same_length.is_empty() {
-            return Some((same_length[rng.below(same_length.len())].clone(), SimilarSource::Table));
+    pub fn pick(&self, word: &[u32], rng: &mut KeyedRng) -> Option<(&[u32], SimilarSource)> {
+        let entry = self.entries.get(word);
+        let candidates = entry.map_or(&[][..], |e| e.candidates.as_slice());
+        let same_length = |&&c: &&u32| self.words[c as usize].len() == word.len();
+        let listed = candidates.iter().filter(same_length).count();
+        if listed > 0 {
+            let chosen = candidates.iter().filter(same_length).nth(rng.below(listed))?;
+            return Some((&self.words[*chosen as usize], SimilarSource::Table));
         }
         // A uniform draw among the lexicon words of this length other than `word`: the index
         // among the others, stepped over `word`'s own places.
         let lexicon = self.by_length.get(&word.len())?;
-        let own = self.positions.get(word).map_or(&[][..], Vec::as_slice);
+        let own = entry.map_or(&[][..], |e| e.places.as_slice());
         let others = lexicon.len() - own.len();
         if others == 0 {
             return None;
@@ -173,15 +213,14 @@ impl SimilarWords {
                 index += 1;
             }
         }
-        Some((lexicon[index].clone(), SimilarSource::Lexicon))
+        Some((&self.words[lexicon[index] as usize], SimilarSource::Lexicon))
     }
 
     /// Number of words with candidates.
     pub fn words(&self) -> usize {
-        self.by_word.len()
+        self.entries.values().filter(|e| !e.candidates.is_empty()).count()
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

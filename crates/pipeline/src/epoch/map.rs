@@ -75,7 +75,9 @@ pub fn map_group(
     let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
     let binned = !config.output.length_bins.is_empty();
     let mut bin_counts = vec![0u64; bins.count()];
-    let mut sorter = ExternalSorter::new(config.output.shuffle_memory_mb as usize * (1 << 20), spill.path());
+    // Up to one group per worker thread runs at a time; they share the shuffle's budget.
+    let budget = config.output.shuffle_memory_mb as usize * (1 << 20) / job.pool.current_num_threads().max(1);
+    let mut sorter = ExternalSorter::new(budget, spill.path());
     let mut pair_stats = PairStats::default();
     let mut mask_stats = MaskStats::default();
     let mut lengths: BTreeMap<u32, u64> = BTreeMap::new();

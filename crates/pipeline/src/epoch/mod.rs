@@ -123,7 +123,9 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let documents_dir = root.join("documents");
     let (documents_manifest, manifest_bytes) = handle.block_on(documents::read_manifest(&documents_dir))?;
     // The tokenizer, and which segmentation made the documents (jieba itself is not needed).
+    let started = std::time::Instant::now();
     let tokenizer = handle.block_on(resources::load_tokenizer(config))?;
+    log::debug!("epoch {epoch}: tokenizer loaded in {:.2}s", started.elapsed().as_secs_f64());
     let segmentation = handle.block_on(resources::segmentation_hash(config))?;
     let (current, _) = dataset::documents_config(config, tokenizer.hash(), &segmentation);
     let differing: Vec<&str> = ["sources", "text", "tokenizer_hash", "dictionary_hash"]
@@ -150,9 +152,13 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
         });
     }
     let vocab = vocabulary(config, tokenizer, tokens.clone())?;
-    let (similar, synonyms_hash) = handle.block_on(similar_words(config, tokenizer))?;
-    let masker = Masker::new(&config.masking, vocab.clone(), similar, config.seed);
     let pool = dataset::worker_pool(options.threads)?;
+    let started = std::time::Instant::now();
+    let (similar, synonyms_hash) = handle.block_on(similar_words(config, tokenizer, &pool))?;
+    if similar.is_some() {
+        log::debug!("epoch {epoch}: similar-word table built in {:.2}s", started.elapsed().as_secs_f64());
+    }
+    let masker = Masker::new(&config.masking, vocab.clone(), similar, config.seed);
     let pair_epoch = if config.pairs.rebuild_each_epoch { epoch } else { 0 };
 
     let mut content = serde_json::json!({
@@ -379,12 +385,14 @@ fn build(job: &EpochJob<'_>, output: &EpochOutput<'_>) -> Result<Option<(Vec<Sha
     let group_sizes: Vec<u64> = (0..grouping.groups)
         .map(|g| routed.iter().map(|r| r.group_bytes[g]).sum())
         .collect();
-    let end = exchange.run(handle, Phase::Map, &group_sizes, 1, |units| {
-        for &group in units {
-            let result = map::map_group(job, group, grouping, &routed, exchange)?;
-            handle.block_on(exchange.commit(Phase::Map, group, &result))?;
-        }
-        Ok(())
+    // Groups run side by side (each also masks on the pool), sharing the shuffle's memory.
+    let end = exchange.run(handle, Phase::Map, &group_sizes, threads, |units| {
+        pool.install(|| {
+            units.par_iter().try_for_each(|&group| {
+                let result = map::map_group(job, group, grouping, &routed, exchange)?;
+                handle.block_on(exchange.commit(Phase::Map, group, &result))
+            })
+        })
     })?;
     if end == PhaseEnd::Published {
         return Ok(None);
@@ -604,6 +612,7 @@ fn vocabulary(
 async fn similar_words(
     config: &PipelineConfig,
     tokenizer: &TextTokenizer,
+    pool: &rayon::ThreadPool,
 ) -> Result<(Option<SimilarWords>, Option<String>), PipelineError> {
     let Some(location) = config
         .masking
@@ -628,10 +637,17 @@ async fn similar_words(
     let unk = tokenizer
         .token_to_id("[UNK]")
         .or_else(|| tokenizer.token_to_id("<unk>"));
-    let similar = SimilarWords::build(&table, |word| {
-        let ids = tokenizer.encode(word).ok()?.ids;
-        (!ids.iter().any(|id| Some(*id) == unk)).then_some(ids)
+    let ids = pool.install(|| {
+        table
+            .lexicon()
+            .par_iter()
+            .map(|word| {
+                let ids = tokenizer.encode(word).ok()?.ids;
+                (!ids.iter().any(|id| Some(*id) == unk)).then_some(ids)
+            })
+            .collect()
     });
+    let similar = SimilarWords::from_ids(&table, ids);
     if similar.words() == 0 {
         return Err(resource_error(
             "no word of the table has a similar word the tokenizer can encode".into(),
