@@ -10,11 +10,31 @@ use sha2::{Digest, Sha256};
 
 /// (pipeline, extra real input, digest of its output).
 const GOLDEN: [(&str, &str, &str); 5] = [
-    ("quickstart.toml", "zh/debian-reference-zh-cn.txt", "44a1d1647e95c522ee2ed83f2b0cc76674d25190ece5190dbdb9a0dfda2fda55"),
-    ("macbert-zh.toml", "zh/debian-reference-zh-cn.txt", "79321dffd4a44fcc48880b887707f841c17f280a5ce6f0b77cfffb97d10d33a8"),
-    ("bert-nsp-en.toml", "en/fortunes.txt", "a35ae50a5e36933459a81f27d21950374d4a7a47bbf70b02067b8bc3463f02a2"),
-    ("albert-sop.toml", "en/fortunes.txt", "68889369e76a8938d973da1a9f2a9479ce9276ac2cb55b31de48be309589e229"),
-    ("roberta-en.toml", "en/fortunes.txt", "cfc6a05627dfe78ee84ae0f7f11647b2033759a1a3aceb6fc105a3532fbbf60b"),
+    (
+        "quickstart.toml",
+        "zh/debian-reference-zh-cn.txt",
+        "44a1d1647e95c522ee2ed83f2b0cc76674d25190ece5190dbdb9a0dfda2fda55",
+    ),
+    (
+        "macbert-zh.toml",
+        "zh/debian-reference-zh-cn.txt",
+        "79321dffd4a44fcc48880b887707f841c17f280a5ce6f0b77cfffb97d10d33a8",
+    ),
+    (
+        "bert-nsp-en.toml",
+        "en/fortunes.txt",
+        "a35ae50a5e36933459a81f27d21950374d4a7a47bbf70b02067b8bc3463f02a2",
+    ),
+    (
+        "albert-sop.toml",
+        "en/fortunes.txt",
+        "68889369e76a8938d973da1a9f2a9479ce9276ac2cb55b31de48be309589e229",
+    ),
+    (
+        "roberta-en.toml",
+        "en/fortunes.txt",
+        "cfc6a05627dfe78ee84ae0f7f11647b2033759a1a3aceb6fc105a3532fbbf60b",
+    ),
 ];
 
 /// SHA-256 over the shard digests of the documents manifest, then epoch 0's, then its vocab.
@@ -23,7 +43,11 @@ fn digest(output: &std::path::Path) -> String {
     for dataset in ["documents", "epochs/0"] {
         let manifest = manifest(&output.join(dataset));
         for shard in manifest["shards"].as_array().expect("shards") {
-            lines.push(format!("{dataset}/{} {}", shard["path"].as_str().expect("path"), shard["sha256"].as_str().expect("sha256")));
+            lines.push(format!(
+                "{dataset}/{} {}",
+                shard["path"].as_str().expect("path"),
+                shard["sha256"].as_str().expect("sha256")
+            ));
         }
         if let Some(vocab) = manifest["vocab"]["sha256"].as_str() {
             lines.push(format!("{dataset}/vocab.txt {vocab}"));
@@ -36,8 +60,16 @@ fn digest(output: &std::path::Path) -> String {
 fn every_pipeline_writes_its_pinned_bytes() {
     let sample = |pipeline: &str| {
         let text = std::fs::read_to_string(pipeline).expect("pipeline file");
-        let sample = if text.contains("zh-sample") { "zh-sample.txt" } else { "en-sample.txt" };
-        repo().join("assets/quickstart").join(sample).to_string_lossy().into_owned()
+        let sample = if text.contains("zh-sample") {
+            "zh-sample.txt"
+        } else {
+            "en-sample.txt"
+        };
+        repo()
+            .join("assets/quickstart")
+            .join(sample)
+            .to_string_lossy()
+            .into_owned()
     };
     let mut mismatches = Vec::new();
     for (name, extra, expected) in GOLDEN {
@@ -61,5 +93,9 @@ fn every_pipeline_writes_its_pinned_bytes() {
             mismatches.push(format!("(\"{name}\", \"{extra}\", \"{got}\")"));
         }
     }
-    assert!(mismatches.is_empty(), "output bytes changed:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "output bytes changed:\n{}",
+        mismatches.join("\n")
+    );
 }

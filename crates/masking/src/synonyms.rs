@@ -108,7 +108,10 @@ impl SynonymTable {
         let Some(i) = self.lexicon.iter().position(|w| w == word) else {
             return Vec::new();
         };
-        self.similar[i].iter().map(|&j| self.lexicon[j as usize].as_str()).collect()
+        self.similar[i]
+            .iter()
+            .map(|&j| self.lexicon[j as usize].as_str())
+            .collect()
     }
 }
 

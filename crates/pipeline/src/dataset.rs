@@ -17,7 +17,11 @@ pub fn io_runtime() -> Result<tokio::runtime::Runtime, PipelineError> {
 
 /// The content configuration of the documents dataset (with the tokenizer and dictionary
 /// hashes) and its hash.
-pub fn documents_config(config: &PipelineConfig, tokenizer_hash: &str, dictionary_hash: &str) -> (serde_json::Value, String) {
+pub fn documents_config(
+    config: &PipelineConfig,
+    tokenizer_hash: &str,
+    dictionary_hash: &str,
+) -> (serde_json::Value, String) {
     let mut content = config.documents_content_json();
     content["tokenizer_hash"] = tokenizer_hash.into();
     content["dictionary_hash"] = dictionary_hash.into();

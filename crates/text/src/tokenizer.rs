@@ -114,7 +114,9 @@ impl TextTokenizer {
             Ok(fast) => Some(fast),
             Err(reason) => {
                 if matches!(tokenizer.get_model(), ModelWrapper::WordPiece(_)) {
-                    log::info!("tokenizer: the fast WordPiece path is off ({reason}); encoding with Hugging Face tokenizers");
+                    log::info!(
+                        "tokenizer: the fast WordPiece path is off ({reason}); encoding with Hugging Face tokenizers"
+                    );
                 }
                 None
             }
@@ -281,13 +283,17 @@ fn fast_path(tokenizer: &Tokenizer) -> Result<FastWordPiece, String> {
         },
         Some(_) => return Err("the normalizer is not BertNormalizer".into()),
     };
-    if !matches!(tokenizer.get_pre_tokenizer(), Some(PreTokenizerWrapper::BertPreTokenizer(_))) {
+    if !matches!(
+        tokenizer.get_pre_tokenizer(),
+        Some(PreTokenizerWrapper::BertPreTokenizer(_))
+    ) {
         return Err("the pre-tokenizer is not BertPreTokenizer".into());
     }
     if tokenizer.get_added_tokens_decoder().values().any(|t| !t.special) {
         return Err("it has added tokens that are not special".into());
     }
-    FastWordPiece::new(model, options).ok_or_else(|| format!("the unknown token {} is not in the vocabulary", model.unk_token))
+    FastWordPiece::new(model, options)
+        .ok_or_else(|| format!("the unknown token {} is not in the vocabulary", model.unk_token))
 }
 
 fn piece_style(tokenizer: &Tokenizer) -> PieceStyle {

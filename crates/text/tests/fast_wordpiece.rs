@@ -8,9 +8,11 @@ use std::io::Read;
 use std::path::PathBuf;
 
 fn shared(kind: &str, env: &str) -> PathBuf {
-    std::env::var(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(kind))
+    std::env::var(env).map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared")
+            .join(kind)
+    })
 }
 
 fn read_vocab(rel: &str) -> Vec<u8> {
@@ -24,7 +26,10 @@ fn tokenizers() -> Vec<(&'static str, TextTokenizer)> {
     let all = vec![
         (
             "bert-base-chinese vocab.txt, uncased",
-            build(TokenizerFiles::BertVocab { vocab: read_vocab("bert-base-chinese/vocab.txt"), lowercase: true }),
+            build(TokenizerFiles::BertVocab {
+                vocab: read_vocab("bert-base-chinese/vocab.txt"),
+                lowercase: true,
+            }),
         ),
         (
             "bert-base-chinese tokenizer.json",
@@ -36,7 +41,10 @@ fn tokenizers() -> Vec<(&'static str, TextTokenizer)> {
         ),
         (
             "bert-base-uncased vocab.txt, cased",
-            build(TokenizerFiles::BertVocab { vocab: read_vocab("bert-base-uncased/vocab.txt"), lowercase: false }),
+            build(TokenizerFiles::BertVocab {
+                vocab: read_vocab("bert-base-uncased/vocab.txt"),
+                lowercase: false,
+            }),
         ),
     ];
     for (name, t) in &all {
@@ -98,7 +106,9 @@ fn corpus_texts() -> Vec<(String, Vec<String>)> {
                 let mut bytes = std::fs::read(&path).expect("corpus file");
                 if name.ends_with(".gz") {
                     let mut out = Vec::new();
-                    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).expect("gzip");
+                    flate2::read::GzDecoder::new(&bytes[..])
+                        .read_to_end(&mut out)
+                        .expect("gzip");
                     bytes = out;
                 }
                 let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -130,7 +140,11 @@ fn parquet_texts(path: &std::path::Path) -> Vec<String> {
         let column = batch.column_by_name("text").expect("text column");
         let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).expect("utf8");
         let strings = column.as_string::<i32>();
-        texts.extend((0..strings.len()).filter(|&i| strings.is_valid(i)).map(|i| strings.value(i).to_owned()));
+        texts.extend(
+            (0..strings.len())
+                .filter(|&i| strings.is_valid(i))
+                .map(|i| strings.value(i).to_owned()),
+        );
     }
     texts
 }
@@ -200,15 +214,100 @@ impl Strings {
 
 /// Fragments of the kinds of text that trip normalizers and WordPiece.
 const FRAGMENTS: &[&str] = &[
-    "the", "Tokenization", "UNBELIEVABLE", "don't", "e-mail", "3.14", "1,000", " ", "  ", "\t", "\n", "\r\n",
-    "中文", "分词器", "我爱北京天安门", "，", "。", "「", "」", "…", "——", "《", "》",
-    "café", "naïve", "Ångström", "Éric", "résumé", "ß", "ﬁ", "İstanbul", "ΣΊΣΥΦΟΣ", "Ǆemal", "K", "Å",
-    "e\u{301}", "a\u{308}\u{301}", "\u{301}", "o\u{316}\u{301}", "\u{20dd}", "क्षि", "\u{93e}", "\u{1d165}",
-    "한국어", "日本語", "ひらがな", "カタカナ", "ｶﾀｶﾅ", "ＡＢＣ", "１２３", "！", "？", "\u{3000}",
-    "\u{0}", "\u{b}", "\u{c}", "\u{1f}", "\u{7f}", "\u{85}", "\u{a0}", "\u{2028}", "\u{200b}", "\u{200d}",
-    "\u{feff}", "\u{fffd}", "\u{e000}", "\u{f0000}", "\u{378}", "\u{e0041}",
-    "😀", "👍🏽", "👨‍👩‍👧", "🇨🇳", "\u{2f800}", "\u{f900}", "\u{fa0e}", "𠀀", "\u{2b820}", "\u{2b91f}",
-    "$", "+", "<=>", "^_^", "`", "|", "~", "#", "##", "##ing", "[SEP]", "[UNK]", "<s>", "@user", "http://a.b/c?d=e",
+    "the",
+    "Tokenization",
+    "UNBELIEVABLE",
+    "don't",
+    "e-mail",
+    "3.14",
+    "1,000",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "中文",
+    "分词器",
+    "我爱北京天安门",
+    "，",
+    "。",
+    "「",
+    "」",
+    "…",
+    "——",
+    "《",
+    "》",
+    "café",
+    "naïve",
+    "Ångström",
+    "Éric",
+    "résumé",
+    "ß",
+    "ﬁ",
+    "İstanbul",
+    "ΣΊΣΥΦΟΣ",
+    "Ǆemal",
+    "K",
+    "Å",
+    "e\u{301}",
+    "a\u{308}\u{301}",
+    "\u{301}",
+    "o\u{316}\u{301}",
+    "\u{20dd}",
+    "क्षि",
+    "\u{93e}",
+    "\u{1d165}",
+    "한국어",
+    "日本語",
+    "ひらがな",
+    "カタカナ",
+    "ｶﾀｶﾅ",
+    "ＡＢＣ",
+    "１２３",
+    "！",
+    "？",
+    "\u{3000}",
+    "\u{0}",
+    "\u{b}",
+    "\u{c}",
+    "\u{1f}",
+    "\u{7f}",
+    "\u{85}",
+    "\u{a0}",
+    "\u{2028}",
+    "\u{200b}",
+    "\u{200d}",
+    "\u{feff}",
+    "\u{fffd}",
+    "\u{e000}",
+    "\u{f0000}",
+    "\u{378}",
+    "\u{e0041}",
+    "😀",
+    "👍🏽",
+    "👨‍👩‍👧",
+    "🇨🇳",
+    "\u{2f800}",
+    "\u{f900}",
+    "\u{fa0e}",
+    "𠀀",
+    "\u{2b820}",
+    "\u{2b91f}",
+    "$",
+    "+",
+    "<=>",
+    "^_^",
+    "`",
+    "|",
+    "~",
+    "#",
+    "##",
+    "##ing",
+    "[SEP]",
+    "[UNK]",
+    "<s>",
+    "@user",
+    "http://a.b/c?d=e",
 ];
 
 fn generated(rng: &mut Strings) -> String {
@@ -253,7 +352,11 @@ fn same_pieces_as_hugging_face_on_generated_strings() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Only the strings with a spacing combining mark under accent stripping are declined.
-    assert!(declined < STRINGS / 4, "declined {declined} of {}", STRINGS * tokenizers.len());
+    assert!(
+        declined < STRINGS / 4,
+        "declined {declined} of {}",
+        STRINGS * tokenizers.len()
+    );
     eprintln!("generated: declined {declined} of {}", STRINGS * tokenizers.len());
 }
 
@@ -303,7 +406,10 @@ fn declined_sentences_still_encode_exactly_through_the_reference() {
     let text = "note \u{1d15f}\u{1d165} here";
     let mut pieces = Pieces::default();
     assert!(tokenizer.fast().expect("fast").encode(text, &mut pieces).is_err());
-    assert_eq!(tokenizer.encode(text).expect("encode"), tokenizer.encode_reference(text).expect("reference"));
+    assert_eq!(
+        tokenizer.encode(text).expect("encode"),
+        tokenizer.encode_reference(text).expect("reference")
+    );
     // The cased vocabulary (no stripping) takes it on the fast path.
     let cased = TextTokenizer::from_files(&TokenizerFiles::BertVocab {
         vocab: read_vocab("bert-base-uncased/vocab.txt"),
@@ -326,16 +432,21 @@ fn other_pipelines_use_the_reference() {
     let mut json: serde_json::Value =
         serde_json::from_slice(&read_vocab("bert-base-uncased/tokenizer.json")).expect("json");
     json["normalizer"] = serde_json::json!({"type": "Lowercase"});
-    let lowercase_only = TextTokenizer::from_files(&TokenizerFiles::Json(serde_json::to_vec(&json).expect("json")))
-        .expect("tokenizer");
+    let lowercase_only =
+        TextTokenizer::from_files(&TokenizerFiles::Json(serde_json::to_vec(&json).expect("json"))).expect("tokenizer");
     assert!(!lowercase_only.is_fast());
-    assert_eq!(lowercase_only.encode("Héllo").expect("encode"), lowercase_only.encode_reference("Héllo").expect("reference"));
+    assert_eq!(
+        lowercase_only.encode("Héllo").expect("encode"),
+        lowercase_only.encode_reference("Héllo").expect("reference")
+    );
 }
 
 #[test]
 fn every_character_of_the_basic_plane_and_a_sample_beyond() {
     let tokenizers = tokenizers();
-    let chars = (0..=0xFFFFu32).chain((0x1_0000..=0x10_FFFF).step_by(97)).filter_map(char::from_u32);
+    let chars = (0..=0xFFFFu32)
+        .chain((0x1_0000..=0x10_FFFF).step_by(97))
+        .filter_map(char::from_u32);
     let texts: Vec<String> = chars.map(|c| format!("x{c}y {c}")).collect();
     let failures: Vec<String> = std::thread::scope(|scope| {
         let jobs: Vec<_> = tokenizers

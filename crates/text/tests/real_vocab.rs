@@ -69,10 +69,7 @@ fn tokenizer_json_and_vocab_txt_agree_on_chinese_ids() {
     let from_json =
         TextTokenizer::from_files(&TokenizerFiles::Json(vocab("bert-base-chinese/tokenizer.json"))).unwrap();
     let text = "在 Debian 这种规模的项目中，很难避免遇到与你意见不和的人。";
-    assert_eq!(
-        from_txt.encode(text).unwrap().ids,
-        from_json.encode(text).unwrap().ids
-    );
+    assert_eq!(from_txt.encode(text).unwrap().ids, from_json.encode(text).unwrap().ids);
     assert_eq!(from_json.style(), &PieceStyle::WordPiece("##".into()));
     assert_ne!(from_txt.hash(), from_json.hash());
     // A corpus that spells a special token gets text tokens, not the special id.

@@ -125,7 +125,10 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     // The tokenizer, and which segmentation made the documents (jieba itself is not needed).
     let started = std::time::Instant::now();
     let tokenizer = handle.block_on(resources::load_tokenizer(config))?;
-    log::debug!("epoch {epoch}: tokenizer loaded in {:.2}s", started.elapsed().as_secs_f64());
+    log::debug!(
+        "epoch {epoch}: tokenizer loaded in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
     let segmentation = handle.block_on(resources::segmentation_hash(config))?;
     let (current, _) = dataset::documents_config(config, tokenizer.hash(), &segmentation);
     let differing: Vec<&str> = ["sources", "text", "tokenizer_hash", "dictionary_hash"]
@@ -156,7 +159,10 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     let started = std::time::Instant::now();
     let (similar, synonyms_hash) = handle.block_on(similar_words(config, tokenizer, &pool))?;
     if similar.is_some() {
-        log::debug!("epoch {epoch}: similar-word table built in {:.2}s", started.elapsed().as_secs_f64());
+        log::debug!(
+            "epoch {epoch}: similar-word table built in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     let masker = Masker::new(&config.masking, vocab.clone(), similar, config.seed);
     let pair_epoch = if config.pairs.rebuild_each_epoch { epoch } else { 0 };

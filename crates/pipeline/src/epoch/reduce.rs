@@ -182,14 +182,16 @@ impl<'a> RangeItems<'a> {
                 return Ok(Some(item));
             }
             if self.next >= self.end {
-                return if unread.is_empty() { Ok(None) } else { Err(self.damaged()) };
+                return if unread.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(self.damaged())
+                };
             }
             self.buffer.drain(..self.at);
             self.at = 0;
             let want = (self.window.max(needed - self.buffer.len()) as u64).min(self.end - self.next);
-            let bytes = self
-                .handle
-                .block_on(self.run.read_range(self.next..self.next + want))?;
+            let bytes = self.handle.block_on(self.run.read_range(self.next..self.next + want))?;
             if bytes.len() as u64 != want {
                 return Err(self.damaged());
             }

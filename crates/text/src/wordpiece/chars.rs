@@ -72,11 +72,7 @@ pub struct Unsupported(pub char);
 
 /// Emits the characters the accent stripping and lower-casing steps make of `c` (after
 /// cleaning). Fails on characters whose alignment after NFD the fast path does not model.
-pub(crate) fn normalize(
-    c: char,
-    options: BertNormalization,
-    emit: &mut impl FnMut(char),
-) -> Result<(), Unsupported> {
+pub(crate) fn normalize(c: char, options: BertNormalization, emit: &mut impl FnMut(char)) -> Result<(), Unsupported> {
     if !options.strip_accents {
         lower(c, options.lowercase, emit);
         return Ok(());
@@ -171,7 +167,10 @@ mod tests {
     #[test]
     fn classes_match_the_reference_definitions() {
         assert!(matches!(clean('\u{200b}'), Cleaned::Dropped), "Cf is a control");
-        assert!(matches!(clean('\u{0b}'), Cleaned::Dropped), "vertical tab is Cc before white space");
+        assert!(
+            matches!(clean('\u{0b}'), Cleaned::Dropped),
+            "vertical tab is Cc before white space"
+        );
         assert!(matches!(clean('\u{3000}'), Cleaned::Kept(' ')));
         assert!(matches!(clean('\u{2028}'), Cleaned::Kept(' ')));
         assert!(is_punctuation('$') && is_punctuation('。') && !is_punctuation('中'));
@@ -196,7 +195,10 @@ mod tests {
         // NFD splits İ into I + U+0307, which stripping drops.
         assert_eq!(run(options), "ei");
         // Without stripping, lower-casing İ itself adds U+0307.
-        let cased = BertNormalization { strip_accents: false, ..options };
+        let cased = BertNormalization {
+            strip_accents: false,
+            ..options
+        };
         assert_eq!(run(cased), "éi\u{307}");
     }
 }

@@ -176,7 +176,11 @@ impl FastWordPiece {
             word.push(b as char, origin);
             self.finish(word, out);
         } else {
-            let b = if self.options.lowercase { b.to_ascii_lowercase() } else { b };
+            let b = if self.options.lowercase {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            };
             word.push(b as char, origin);
         }
     }

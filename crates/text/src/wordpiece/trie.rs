@@ -85,9 +85,7 @@ impl PieceTrie {
         if edges.len() <= 8 {
             edges.iter().find(|(b, _)| *b == byte).map_or(NONE, |e| e.1)
         } else {
-            edges
-                .binary_search_by_key(&byte, |e| e.0)
-                .map_or(NONE, |i| edges[i].1)
+            edges.binary_search_by_key(&byte, |e| e.0).map_or(NONE, |i| edges[i].1)
         }
     }
 }
