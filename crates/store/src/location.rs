@@ -128,6 +128,24 @@ fn build_remote(url: &Url, store_url: &str) -> object_store::Result<Arc<dyn Obje
 }
 
 /// The retry time limit from the variable's value; unset or unreadable means 180 s.
+
+/// Copies `file` to `destination` atomically: into a hidden temporary file in the same folder,
+/// then renamed over the destination (a reader sees the old file or the whole new one).
+fn copy_into_place(file: &std::path::Path, destination: &std::path::Path) -> std::io::Result<()> {
+    let folder = destination.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(folder)?;
+    let name = destination.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temporary = folder.join(format!(".{name}.{}-{nanos}.part", std::process::id()));
+    let copied = std::fs::copy(file, &temporary).and_then(|_| std::fs::rename(&temporary, destination));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    copied
+}
+
 fn retry_timeout(value: Option<&str>) -> std::time::Duration {
     let seconds = value
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -346,7 +364,8 @@ impl Location {
     }
 
     /// Uploads a local file as the object, in parts of [`MULTIPART_THRESHOLD`] when larger, so
-    /// memory holds one part at a time.
+    /// memory holds one part at a time. A local destination gets a file copy (to a hidden
+    /// temporary name beside it, then renamed into place), which holds no part in memory.
     pub async fn write_file(&self, file: &std::path::Path) -> Result<(), StoreError> {
         use std::io::Read;
         let local_error = |e: std::io::Error| StoreError::Store {
@@ -354,6 +373,13 @@ impl Location {
             url: self.url(),
             message: format!("reading {}: {e}", file.display()),
         };
+        if let Some(destination) = self.local_path() {
+            return copy_into_place(file, &destination).map_err(|e| StoreError::Store {
+                operation: "uploading",
+                url: self.url(),
+                message: format!("copying {}: {e}", file.display()),
+            });
+        }
         let mut reader = std::fs::File::open(file).map_err(local_error)?;
         let part = |reader: &mut std::fs::File| -> Result<Bytes, StoreError> {
             let mut buffer = Vec::with_capacity(MULTIPART_THRESHOLD);

@@ -2,9 +2,11 @@
 //! Hugging Face `tokenizers` WordPiece (BERT normalizer + pre-tokenizer, per line), the project's
 //! tokenizer (the fast WordPiece path) and jieba-rs + the project's tokenizer, each over every
 //! non-blank line of the given files, one thread, files read into memory first. Prints one line
-//! per component: `NAME SECONDS MB`, and checks that both tokenizers give the same ids.
+//! per component: `NAME SECONDS MB`, and checks that both tokenizers give the same ids. With a
+//! GPT-2 `vocab.json` (and `merges.txt` beside it) the project's tokenizer is byte-level BPE
+//! through `tokenizers` plus the project's piece conversion.
 //!
-//! `cargo run --profile measure -p maskforge-text --example components -- VOCAB_TXT FILE...`
+//! `cargo run --profile measure -p maskforge-text --example components -- VOCAB FILE...`
 
 use jieba_rs::Jieba;
 use maskforge_text::{Pieces, TextTokenizer, TokenizerFiles};
@@ -12,7 +14,7 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let vocab = args.next().ok_or("usage: components VOCAB_TXT FILE...")?;
+    let vocab = args.next().ok_or("usage: components VOCAB FILE...")?;
     let mut text = String::new();
     for file in args {
         text.push_str(&String::from_utf8_lossy(&std::fs::read(file)?));
@@ -20,10 +22,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let megabytes = text.len() as f64 / 1e6;
-    let tokenizer = TextTokenizer::from_files(&TokenizerFiles::BertVocab {
-        vocab: std::fs::read(vocab)?,
-        lowercase: true,
-    })?;
+    let files = if vocab.ends_with("vocab.json") {
+        let merges = std::path::Path::new(&vocab).with_file_name("merges.txt");
+        TokenizerFiles::Gpt2 {
+            vocab: std::fs::read(&vocab)?,
+            merges: std::fs::read(merges)?,
+        }
+    } else {
+        TokenizerFiles::BertVocab {
+            vocab: std::fs::read(&vocab)?,
+            lowercase: true,
+        }
+    };
+    let tokenizer = TextTokenizer::from_files(&files)?;
     let jieba = Jieba::new();
     let time = |name: &str, work: &mut dyn FnMut() -> usize| {
         let started = Instant::now();
@@ -32,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{name} {seconds:.3} {megabytes:.2} ({count} items)");
     };
     time("jieba", &mut || lines.iter().map(|l| jieba.cut(l, true).len()).sum());
-    time("hf_wordpiece", &mut || {
+    time("hf_tokenizer", &mut || {
         lines
             .iter()
             .map(|l| tokenizer.inner().encode(*l, false).map_or(0, |e| e.len()))
@@ -52,8 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         count
     };
-    time("fast_wordpiece", &mut || fast(false));
-    time("jieba_plus_fast_wordpiece", &mut || fast(true));
+    time("maskforge_tokenizer", &mut || fast(false));
+    time("jieba_plus_maskforge_tokenizer", &mut || fast(true));
     let differing = lines
         .iter()
         .filter(|l| {
