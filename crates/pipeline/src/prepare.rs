@@ -421,11 +421,7 @@ impl UnitContext<'_> {
                 logged: 0,
             };
             let mut reported = 0;
-            for message in receiver.iter() {
-                let records = message?;
-                let outcomes: Vec<Outcome> = self
-                    .pool
-                    .install(|| records.par_iter().map(|r| self.process(unit, r)).collect());
+            let mut write_batch = |records: &[Record], outcomes: Vec<Outcome>| -> Result<(), PipelineError> {
                 let documents_before = tally.counts.documents_out;
                 for (record, outcome) in records.iter().zip(outcomes) {
                     if let Some(row) = tally.account(record, outcome)? {
@@ -437,6 +433,24 @@ impl UnitContext<'_> {
                 self.progress
                     .advance(read - reported, tally.counts.documents_out - documents_before);
                 reported = read;
+                Ok(())
+            };
+            // Batch N is processed on the pool while this thread writes batch N - 1, in order.
+            let mut previous: Option<(Vec<Record>, Vec<Outcome>)> = None;
+            for message in receiver.iter() {
+                let records = message?;
+                let mut outcomes: Vec<Outcome> = Vec::new();
+                self.pool.in_place_scope(|scope| {
+                    scope.spawn(|_| outcomes = records.par_iter().map(|r| self.process(unit, r)).collect());
+                    match previous.take() {
+                        Some((records, outcomes)) => write_batch(&records, outcomes),
+                        None => Ok(()),
+                    }
+                })?;
+                previous = Some((records, outcomes));
+            }
+            if let Some((records, outcomes)) = previous.take() {
+                write_batch(&records, outcomes)?;
             }
             self.progress.advance(unit.file.size.saturating_sub(reported), 0);
             if tally.counts.records_in == 0 {

@@ -133,9 +133,9 @@ pub fn reduce_shard(
 }
 
 /// Bytes of run windows one reducer holds at most (split over the runs it reads).
-const WINDOW_BUDGET: usize = 16 << 20;
+const WINDOW_BUDGET: usize = 4 << 20;
 /// The smallest window read from a run.
-const MIN_WINDOW: usize = 256 << 10;
+const MIN_WINDOW: usize = 64 << 10;
 
 /// The items of one byte range of a run, read a window at a time.
 struct RangeItems<'a> {
