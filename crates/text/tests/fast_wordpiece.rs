@@ -47,6 +47,19 @@ fn tokenizers() -> Vec<(&'static str, TextTokenizer)> {
             }),
         ),
     ];
+    let mut all = all;
+    // The other switches of BertNormalizer: no cleaning, no CJK spacing, lower-casing without
+    // accent stripping.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&read_vocab("bert-base-uncased/tokenizer.json")).expect("tokenizer.json");
+    json["normalizer"] = serde_json::json!({
+        "type": "BertNormalizer", "clean_text": false, "handle_chinese_chars": false,
+        "strip_accents": false, "lowercase": true
+    });
+    all.push((
+        "bert-base-uncased tokenizer.json, no cleaning, no CJK spacing, no stripping",
+        build(TokenizerFiles::Json(serde_json::to_vec(&json).expect("json"))),
+    ));
     for (name, t) in &all {
         assert!(t.is_fast(), "{name} must take the fast path");
     }
@@ -435,6 +448,25 @@ fn other_pipelines_use_the_reference() {
     let lowercase_only =
         TextTokenizer::from_files(&TokenizerFiles::Json(serde_json::to_vec(&json).expect("json"))).expect("tokenizer");
     assert!(!lowercase_only.is_fast());
+    // Added tokens that are not special are matched in the text by `tokenizers`: no fast path.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&read_vocab("bert-base-uncased/tokenizer.json")).expect("json");
+    json["added_tokens"]
+        .as_array_mut()
+        .expect("added tokens")
+        .push(serde_json::json!({
+            "id": 30522, "content": "maskforge", "single_word": false, "lstrip": false, "rstrip": false,
+            "normalized": true, "special": false
+        }));
+    let added =
+        TextTokenizer::from_files(&TokenizerFiles::Json(serde_json::to_vec(&json).expect("json"))).expect("tokenizer");
+    assert!(!added.is_fast());
+    let text = "say maskforge twice: maskforge";
+    assert_eq!(
+        added.encode(text).expect("encode"),
+        added.encode_reference(text).expect("reference")
+    );
+    assert!(added.encode(text).expect("encode").ids.contains(&30522));
     assert_eq!(
         lowercase_only.encode("Héllo").expect("encode"),
         lowercase_only.encode_reference("Héllo").expect("reference")
