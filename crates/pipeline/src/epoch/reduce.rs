@@ -237,3 +237,65 @@ impl Iterator for Merge<'_> {
 pub fn runs(exchange: &super::exchange::Exchange, groups: usize) -> Vec<Location> {
     (0..groups).map(|g| run_object(exchange, g)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::epoch::shuffle::put_item;
+
+    /// Items written like a map run, read back through windows far smaller than one item.
+    #[test]
+    fn ranges_read_in_small_windows_merge_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = crate::dataset::io_runtime().unwrap();
+        let handle = runtime.handle().clone();
+        let mut runs = Vec::new();
+        let mut expected = Vec::new();
+        for run in 0..3u64 {
+            let mut items: Vec<(SortKey, Vec<u8>)> = (0..50u64)
+                .map(|i| {
+                    let key = SortKey {
+                        bin: 0,
+                        rank: maskforge_masking::mix64(run * 100 + i, 3),
+                        key: run * 100 + i,
+                    };
+                    (key, vec![(i % 251) as u8; 1 + (i as usize * 37) % 300])
+                })
+                .collect();
+            items.sort_by_key(|(k, _)| *k);
+            let mut bytes = Vec::new();
+            for (key, payload) in &items {
+                put_item(&mut bytes, *key, payload).unwrap();
+            }
+            let path = dir.path().join(format!("run-{run}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            runs.push((Location::parse(&path.to_string_lossy()).unwrap(), bytes.len() as u64));
+            expected.extend(items);
+        }
+        expected.sort_by_key(|(k, _)| *k);
+        for window in [1, 7, 21, 500, 1 << 20] {
+            let cursors = runs
+                .iter()
+                .map(|(location, len)| RangeItems::new(location, 0..*len, window, &handle))
+                .collect();
+            let merged: Vec<(SortKey, Vec<u8>)> = Merge::new(cursors).unwrap().map(|r| r.unwrap()).collect();
+            assert_eq!(merged, expected, "window {window}");
+        }
+        // A range cut inside an item is damage, not a shorter run.
+        let (location, len) = &runs[0];
+        let mut cut = RangeItems::new(location, 0..len - 3, 64, &handle);
+        let mut failed = false;
+        loop {
+            match cut.next_item() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(e.to_string().contains("damaged"), "{e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "a cut range must fail");
+    }
+}
