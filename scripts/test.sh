@@ -27,4 +27,5 @@ if ! command -v sbatch >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1
 fi
 
 cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace

@@ -7,6 +7,7 @@ use common::s3_server::{S3Server, SECRET_KEY};
 use maskforge_store::Location;
 
 #[test]
+#[allow(unsafe_code)] // `set_var` is unsafe: this binary holds one test and no other thread yet
 fn large_objects_go_up_in_parts_and_come_back_whole() {
     let server = S3Server::start();
     let bucket = server.bucket("large");

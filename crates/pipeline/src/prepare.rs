@@ -136,7 +136,7 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
             match handle.block_on(dataset::verify_shards(&dataset, &manifest.shards, false)) {
                 Ok(()) => {
                     log::info!("{} is already prepared with this configuration", dataset.url());
-                    return Ok(report(Some(manifest.clone()), units.len()));
+                    return Ok(report(Some(manifest.as_ref().clone()), units.len()));
                 }
                 Err(problem) if options.workers.count > 1 => {
                     return Err(PipelineError::input(
@@ -286,7 +286,7 @@ pub fn prepare(config: &PipelineConfig, options: &PrepareOptions) -> Result<Prep
         lease.check().await?;
         if !manifest_location.create(json.into()).await? {
             match read_manifest(&manifest_location).await? {
-                Existing::Published(other) if other == manifest => {
+                Existing::Published(other) if *other == manifest => {
                     log::info!("{} was published by another worker", manifest_location.url());
                 }
                 _ => {
@@ -312,13 +312,13 @@ enum Existing {
     /// One that does not parse (truncated, edited): rebuilt by one process, refused by workers.
     Unreadable(String),
     /// A readable manifest.
-    Published(DocumentsManifest),
+    Published(Box<DocumentsManifest>),
 }
 
 async fn read_manifest(location: &Location) -> Result<Existing, PipelineError> {
     match location.read().await {
         Ok(bytes) => Ok(match serde_json::from_slice(&bytes) {
-            Ok(manifest) => Existing::Published(manifest),
+            Ok(manifest) => Existing::Published(Box::new(manifest)),
             Err(e) => Existing::Unreadable(format!("not a documents manifest ({e})")),
         }),
         Err(maskforge_store::StoreError::NotFound { .. }) => Ok(Existing::Missing),

@@ -127,8 +127,6 @@ fn build_remote(url: &Url, store_url: &str) -> object_store::Result<Arc<dyn Obje
     })
 }
 
-/// The retry time limit from the variable's value; unset or unreadable means 180 s.
-
 /// Copies `file` to `destination` atomically: into a hidden temporary file in the same folder,
 /// then renamed over the destination (a reader sees the old file or the whole new one).
 fn copy_into_place(file: &std::path::Path, destination: &std::path::Path) -> std::io::Result<()> {
@@ -146,6 +144,7 @@ fn copy_into_place(file: &std::path::Path, destination: &std::path::Path) -> std
     copied
 }
 
+/// The retry time limit from the variable's value; unset or unreadable means 180 s.
 fn retry_timeout(value: Option<&str>) -> std::time::Duration {
     let seconds = value
         .and_then(|v| v.trim().parse::<f64>().ok())
