@@ -162,44 +162,50 @@ fn parquet_texts(path: &std::path::Path) -> Vec<String> {
     texts
 }
 
+/// Runs `check` for every tokenizer on its own thread and gathers the failures it reports.
+fn on_every_tokenizer(
+    tokenizers: &[(&'static str, TextTokenizer)],
+    check: impl Fn(&str, &TextTokenizer) -> Vec<String> + Sync,
+) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let check = &check;
+        let jobs: Vec<_> = tokenizers
+            .iter()
+            .map(|(name, tokenizer)| scope.spawn(move || check(name, tokenizer)))
+            .collect();
+        jobs.into_iter().flat_map(|j| j.join().expect("thread")).collect()
+    })
+}
+
 #[test]
 fn same_pieces_as_hugging_face_on_every_corpus_file() {
     let tokenizers = tokenizers();
     let corpora = corpus_texts();
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = tokenizers
-            .iter()
-            .map(|(name, tokenizer)| {
-                let corpora = &corpora;
-                scope.spawn(move || {
-                    let mut fast = Pieces::default();
-                    let mut failures = Vec::new();
-                    let (mut declined, mut total) = (0, 0);
-                    for (file, texts) in corpora {
-                        let mut count = 0;
-                        total += texts.len();
-                        for text in texts {
-                            if let Some(d) = differs(tokenizer, text, &mut fast, &mut declined) {
-                                count += 1;
-                                if count <= 3 {
-                                    failures.push(format!("{name} on {file}: {d}"));
-                                }
-                            }
-                        }
-                        if count > 3 {
-                            failures.push(format!("{name} on {file}: {count} texts differ in all"));
-                        }
+    let failures = on_every_tokenizer(&tokenizers, |name, tokenizer| {
+        let mut fast = Pieces::default();
+        let mut failures = Vec::new();
+        let (mut declined, mut total) = (0, 0);
+        for (file, texts) in &corpora {
+            let mut count = 0;
+            total += texts.len();
+            for text in texts {
+                if let Some(d) = differs(tokenizer, text, &mut fast, &mut declined) {
+                    count += 1;
+                    if count <= 3 {
+                        failures.push(format!("{name} on {file}: {d}"));
                     }
-                    // The corpora are ordinary text: the fast path takes (nearly) all of it.
-                    if declined * 10_000 > total {
-                        failures.push(format!("{name}: declined {declined} of {total} texts"));
-                    }
-                    eprintln!("{name}: {total} texts, {declined} declined");
-                    failures
-                })
-            })
-            .collect();
-        jobs.into_iter().flat_map(|j| j.join().expect("thread")).collect()
+                }
+            }
+            if count > 3 {
+                failures.push(format!("{name} on {file}: {count} texts differ in all"));
+            }
+        }
+        // The corpora are ordinary text: the fast path takes (nearly) all of it.
+        if declined * 10_000 > total {
+            failures.push(format!("{name}: declined {declined} of {total} texts"));
+        }
+        eprintln!("{name}: {total} texts, {declined} declined");
+        failures
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -480,24 +486,15 @@ fn every_character_of_the_basic_plane_and_a_sample_beyond() {
         .chain((0x1_0000..=0x10_FFFF).step_by(97))
         .filter_map(char::from_u32);
     let texts: Vec<String> = chars.map(|c| format!("x{c}y {c}")).collect();
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let jobs: Vec<_> = tokenizers
+    let failures = on_every_tokenizer(&tokenizers, |name, tokenizer| {
+        let mut fast = Pieces::default();
+        let mut declined = 0;
+        texts
             .iter()
-            .map(|(name, tokenizer)| {
-                let texts = &texts;
-                scope.spawn(move || {
-                    let mut fast = Pieces::default();
-                    let mut declined = 0;
-                    texts
-                        .iter()
-                        .filter_map(|t| differs(tokenizer, t, &mut fast, &mut declined))
-                        .take(5)
-                        .map(|d| format!("{name}: {d}"))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        jobs.into_iter().flat_map(|j| j.join().expect("thread")).collect()
+            .filter_map(|t| differs(tokenizer, t, &mut fast, &mut declined))
+            .take(5)
+            .map(|d| format!("{name}: {d}"))
+            .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -47,7 +47,9 @@ fn is_control(c: char) -> bool {
     !matches!(c, '\t' | '\n' | '\r') && c.is_other()
 }
 
-/// The normalizer's CJK ideographs (BERT's `_is_chinese_char`, with the reference's ranges).
+/// The normalizer's CJK ideographs, with the ranges of `tokenizers`' BertNormalizer. Not
+/// [`crate::is_cjk`]: that one follows Google's Python (`0x2B820..`), the Rust reference starts
+/// that block at `0x2B920`, and the fast path must agree with the reference.
 pub(crate) fn is_chinese_char(c: char) -> bool {
     matches!(c as u32,
         0x4E00..=0x9FFF
