@@ -1,6 +1,10 @@
 //! The typed pipeline definition. Every section has defaults, so a pipeline file names only what
 //! differs; unknown keys are rejected.
 
+pub use maskforge_masking::{
+    BudgetUnit, MaskSpec, MaskStrategy, PairSpec, PairTask, RandomPool, ReplaceShares, ReplacementUnit,
+    SingleSentencePolicy,
+};
 use serde::{Deserialize, Serialize};
 
 /// A whole pipeline: where the corpus is, how text becomes tokens, how examples are built and
@@ -266,6 +270,20 @@ fn default_sep_token() -> String {
     "[SEP]".to_owned()
 }
 
+impl PairsConfig {
+    /// The resolved spec pair building runs with.
+    pub fn spec(&self) -> PairSpec {
+        PairSpec {
+            task: self.task,
+            max_seq_length: self.max_seq_length,
+            short_seq_prob: self.short_seq_prob,
+            single_sentence: self.single_sentence,
+            cls_token: self.cls_token.clone(),
+            sep_token: self.sep_token.clone(),
+        }
+    }
+}
+
 impl Default for PairsConfig {
     fn default() -> Self {
         Self {
@@ -289,32 +307,6 @@ fn default_short_seq_prob() -> f64 {
 }
 fn default_negative_pool() -> u32 {
     10_000
-}
-
-/// The sentence-level task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PairTask {
-    /// Next sentence prediction (BERT).
-    Nsp,
-    /// Sentence order prediction (ALBERT, MacBERT).
-    #[default]
-    Sop,
-    /// RoBERTa FULL-SENTENCES packing across documents.
-    FullSentences,
-    /// RoBERTa DOC-SENTENCES packing within a document.
-    DocSentences,
-}
-
-/// How SOP treats a chunk of one sentence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SingleSentencePolicy {
-    /// Split the sentence at a keyed word boundary, or skip and count it.
-    #[default]
-    Strict,
-    /// ALBERT's behaviour: a random document as B, labelled swapped.
-    Compat,
 }
 
 /// Masking (masking.md sections 6-8).
@@ -357,6 +349,34 @@ pub struct MaskingConfig {
     pub mask_token: String,
 }
 
+impl MaskingConfig {
+    /// The resolved spec masking runs with (the default n-gram weights filled in; the synonym
+    /// table's location is not part of it).
+    pub fn spec(&self) -> MaskSpec {
+        let r = &self.replace;
+        MaskSpec {
+            strategy: self.strategy,
+            probability: self.probability,
+            max_predictions: self.max_predictions,
+            budget_unit: self.budget_unit,
+            replacement_unit: self.replacement_unit,
+            replace: ReplaceShares {
+                mask: r.mask,
+                similar: r.similar,
+                random: r.random,
+                keep: r.keep,
+            },
+            ngram_weights: self
+                .ngram_weights
+                .clone()
+                .unwrap_or_else(|| MaskSpec::default_ngram_weights(self.ngram_max)),
+            span_p: self.span_p,
+            random_pool: self.random_pool,
+            mask_token: self.mask_token.clone(),
+        }
+    }
+}
+
 impl Default for MaskingConfig {
     fn default() -> Self {
         Self {
@@ -390,45 +410,6 @@ fn default_span_p() -> f64 {
 }
 fn default_mask_token() -> String {
     "[MASK]".to_owned()
-}
-
-/// The unit that is chosen for masking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MaskStrategy {
-    /// Single tokens (original BERT).
-    Token,
-    /// Whole words (BERT whole-word masking, Chinese WWM).
-    #[default]
-    WholeWord,
-    /// N-grams of whole words (ALBERT, MacBERT).
-    Ngram,
-    /// MacBERT's left-to-right n-gram units.
-    MacbertSequential,
-    /// SpanBERT geometric spans of whole words.
-    Span,
-}
-
-/// What the mask probability counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BudgetUnit {
-    /// Tokens, `[CLS]`/`[SEP]` included (BERT).
-    #[default]
-    Tokens,
-    /// Words (MacBERT paper), never more than `max_predictions` tokens.
-    Words,
-}
-
-/// Granularity of the replacement draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplacementUnit {
-    /// One draw per token (BERT).
-    #[default]
-    Token,
-    /// One draw per chosen word, applied to all its tokens (fairseq, MacBERT).
-    Word,
 }
 
 /// Probabilities of the replacement kinds of a chosen position.
@@ -465,17 +446,6 @@ fn default_mask_share() -> f64 {
 }
 fn default_tenth() -> f64 {
     0.1
-}
-
-/// Pool of random replacement tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RandomPool {
-    /// The vocabulary without special and `[unused*]` tokens (fairseq).
-    #[default]
-    Content,
-    /// The whole vocabulary (BERT compat).
-    Vocab,
 }
 
 /// Output locations and sharding.

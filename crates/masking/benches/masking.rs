@@ -2,7 +2,6 @@
 //! and masking per strategy, in examples per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use maskforge_config::{MaskStrategy, MaskingConfig, PairsConfig, RandomPool, ReplaceProbabilities, ReplacementUnit};
 use maskforge_masking::*;
 use maskforge_text::{Segmenter, SplitRules, TextProcessor, TextTokenizer, TokenizerFiles};
 use std::path::{Path, PathBuf};
@@ -12,6 +11,14 @@ struct Doc {
     ends: Vec<u32>,
     starts: Vec<bool>,
 }
+
+/// BERT's 80/10/10 replacement shares.
+const BERT_SHARES: ReplaceShares = ReplaceShares {
+    mask: 0.8,
+    similar: 0.0,
+    random: 0.1,
+    keep: 0.1,
+};
 
 fn documents(root: &Path) -> (Vec<Doc>, TextTokenizer) {
     let corpora = std::env::var("MASKFORGE_CORPORA")
@@ -65,9 +72,13 @@ fn masking(c: &mut Criterion) {
         RandomPool::Content,
     )
     .expect("vocab");
-    let pairs = PairsConfig {
+    let pairs = PairSpec {
+        task: PairTask::Sop,
         max_seq_length: 128,
-        ..PairsConfig::default()
+        short_seq_prob: 0.1,
+        single_sentence: SingleSentencePolicy::Strict,
+        cls_token: "[CLS]".into(),
+        sep_token: "[SEP]".into(),
     };
     let mut stats = PairStats::default();
     let instances: Vec<Instance> = refs
@@ -88,32 +99,27 @@ fn masking(c: &mut Criterion) {
     });
     group.throughput(Throughput::Bytes(tokens as u64 * 4));
     let strategies = [
-        (
-            "token",
-            MaskStrategy::Token,
-            ReplacementUnit::Token,
-            ReplaceProbabilities::default(),
-        ),
+        ("token", MaskStrategy::Token, ReplacementUnit::Token, BERT_SHARES),
         (
             "whole_word",
             MaskStrategy::WholeWord,
             ReplacementUnit::Token,
-            ReplaceProbabilities::default(),
+            BERT_SHARES,
         ),
-        (
-            "ngram",
-            MaskStrategy::Ngram,
-            ReplacementUnit::Word,
-            ReplaceProbabilities::default(),
-        ),
+        ("ngram", MaskStrategy::Ngram, ReplacementUnit::Word, BERT_SHARES),
     ];
     for (name, strategy, replacement_unit, replace) in strategies {
-        let config = MaskingConfig {
+        let config = MaskSpec {
             strategy,
+            probability: 0.15,
+            max_predictions: 80,
+            budget_unit: BudgetUnit::Tokens,
             replacement_unit,
             replace,
-            ngram_max: 4,
-            ..MaskingConfig::default()
+            ngram_weights: MaskSpec::default_ngram_weights(4),
+            span_p: 0.2,
+            random_pool: RandomPool::Content,
+            mask_token: "[MASK]".into(),
         };
         let masker = Masker::new(&config, vocab.clone(), None, 1);
         group.bench_function(name, |b| {

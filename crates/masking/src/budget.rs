@@ -1,6 +1,6 @@
 //! The mask budget (masking.md section 6).
 
-use maskforge_config::BudgetUnit;
+use crate::spec::BudgetUnit;
 
 /// How much may be masked in one example, and how much is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Training examples: a pair (or packed sequence) of token segments, assembled with special
 //! tokens, then masked.
 
+use crate::spec::PairTask;
+
 /// How the segments of an example relate (the `pair_type` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -16,22 +18,29 @@ pub enum PairType {
 }
 
 impl PairType {
-    /// `nsp_label`: 1 random next, 0 true next, -1 not applicable.
-    pub fn nsp_label(self, nsp: bool) -> i8 {
-        match (nsp, self) {
+    /// `nsp_label` under `task`: 1 random next, 0 true next, -1 not applicable.
+    pub fn nsp_label(self, task: PairTask) -> i8 {
+        match (task == PairTask::Nsp, self) {
             (true, PairType::RandomDoc) => 1,
             (true, PairType::Next) => 0,
             _ => -1,
         }
     }
 
-    /// `sop_label`: 1 swapped, 0 in order, -1 not applicable.
-    pub fn sop_label(self, sop: bool) -> i8 {
-        match (sop, self) {
+    /// `sop_label` under `task`: 1 swapped, 0 in order, -1 not applicable.
+    pub fn sop_label(self, task: PairTask) -> i8 {
+        match (task == PairTask::Sop, self) {
             (true, PairType::Swapped | PairType::RandomDoc) => 1,
             (true, PairType::Next) => 0,
             _ => -1,
         }
+    }
+
+    /// The type of a `pair_type` code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        [PairType::Next, PairType::RandomDoc, PairType::Swapped, PairType::None]
+            .get(usize::from(code))
+            .copied()
     }
 
     /// The name used in statistics.
@@ -170,6 +179,26 @@ pub enum MaskKind {
     Random = 2,
     /// Left unchanged.
     Keep = 3,
+}
+
+impl MaskKind {
+    /// Every kind, in code order (the order of [`crate::MaskStats::kinds`]).
+    pub const ALL: [MaskKind; 4] = [MaskKind::Mask, MaskKind::Similar, MaskKind::Random, MaskKind::Keep];
+
+    /// The kind of a `mask_kinds` code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The name used in statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskKind::Mask => "mask",
+            MaskKind::Similar => "similar",
+            MaskKind::Random => "random",
+            MaskKind::Keep => "keep",
+        }
+    }
 }
 
 /// The masks of one example.

@@ -1,5 +1,5 @@
 //! Masking and pair building, shared by the epoch job and the trainer's online re-masking:
-//! pure functions of (document, configuration, key). Every random decision goes through
+//! pure functions of (document, [`PairSpec`]/[`MaskSpec`], key). Every random decision goes through
 //! [`rng::KeyedRng`]; nothing here reads files or knows about threads.
 
 mod budget;
@@ -8,35 +8,40 @@ mod masker;
 mod pairs;
 pub mod rng;
 mod select;
+mod spec;
 mod synonyms;
 mod vocab;
 
 pub use budget::{Budget, round_half_even};
 pub use example::{Assembled, Instance, MaskKind, MaskedExample, Masks, PairType, Segment};
 pub use masker::{MaskStats, Masker, SIMILAR_FALLBACKS};
-pub use pairs::{DocumentRef, Packer, PairStats, pair_instances};
+pub use pairs::{DocumentRef, Packer, PairSkip, PairStats, pair_instances};
 pub use rng::{KeyedRng, Purpose, keyed_u64, mix64};
+pub use spec::{
+    BudgetUnit, MaskSpec, MaskStrategy, PairSpec, PairTask, RandomPool, ReplaceShares, ReplacementUnit,
+    SingleSentencePolicy,
+};
 pub use synonyms::{SimilarSource, SimilarWords, SynonymTable};
-pub use vocab::{SpecialTokenNames, Vocabulary};
+pub use vocab::{SpecialRole, SpecialTokenNames, Vocabulary};
 
 /// Errors of setting masking up.
 #[derive(Debug, thiserror::Error)]
 pub enum MaskingError {
-    /// A special token named by the configuration is not in the vocabulary.
-    #[error("the vocabulary has no `{token}` ({key})")]
+    /// A special token named by the spec is not in the vocabulary.
+    #[error("the vocabulary has no `{token}` (the {role} token)")]
     MissingToken {
         /// The token.
         token: String,
-        /// The configuration key naming it.
-        key: &'static str,
+        /// What it is for.
+        role: SpecialRole,
     },
     /// A token named as special is ordinary text in the vocabulary.
-    #[error("`{token}` ({key}) is an ordinary token of the vocabulary, not a special token")]
+    #[error("`{token}` (the {role} token) is an ordinary token of the vocabulary, not a special token")]
     NotSpecial {
         /// The token.
         token: String,
-        /// The configuration key naming it.
-        key: &'static str,
+        /// What it is for.
+        role: SpecialRole,
     },
     /// The random-token pool is empty.
     #[error("the vocabulary has no token to draw random replacements from")]

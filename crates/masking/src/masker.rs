@@ -5,9 +5,9 @@ use crate::example::{Assembled, Instance, MaskKind, MaskedExample, Masks};
 use crate::example_key;
 use crate::rng::{KeyedRng, Purpose};
 use crate::select::Selection;
+use crate::spec::{MaskSpec, MaskStrategy, ReplacementUnit};
 use crate::synonyms::{SimilarSource, SimilarWords};
 use crate::vocab::Vocabulary;
-use maskforge_config::{MaskStrategy, MaskingConfig, ReplacementUnit};
 use std::ops::Range;
 
 /// Statistics of masking, summed over examples.
@@ -50,9 +50,9 @@ impl MaskStats {
     }
 }
 
-/// Masks examples with one configuration; shareable across threads.
+/// Masks examples with one spec; shareable across threads.
 pub struct Masker {
-    config: MaskingConfig,
+    spec: MaskSpec,
     selection: Selection,
     vocab: Vocabulary,
     similar: Option<SimilarWords>,
@@ -60,25 +60,25 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// A masker; `similar` is needed when `replace.similar > 0`.
-    pub fn new(config: &MaskingConfig, vocab: Vocabulary, similar: Option<SimilarWords>, seed: u64) -> Self {
-        let n = config.ngram_max as usize;
-        let ngram_weights = config
-            .ngram_weights
-            .clone()
-            .unwrap_or_else(|| (1..=n).map(|k| 1.0 / k as f64).collect());
+    /// A masker; `similar` is needed when the spec uses similar words.
+    pub fn new(spec: &MaskSpec, vocab: Vocabulary, similar: Option<SimilarWords>, seed: u64) -> Self {
         let selection = Selection {
-            strategy: config.strategy,
-            ngram_weights,
-            span_p: config.span_p,
+            strategy: spec.strategy,
+            ngram_weights: spec.ngram_weights.clone(),
+            span_p: spec.span_p,
         };
         Self {
-            config: config.clone(),
+            spec: spec.clone(),
             selection,
             vocab,
             similar,
             seed,
         }
+    }
+
+    /// The spec it masks with.
+    pub fn spec(&self) -> &MaskSpec {
+        &self.spec
     }
 
     /// The vocabulary.
@@ -109,7 +109,7 @@ impl Masker {
     /// point for online re-masking: restore the labels, then mask again with another epoch.
     pub fn mask(&self, assembled: &Assembled, key: u64, epoch: u32, stats: &mut MaskStats) -> Masks {
         let mut rng = KeyedRng::new(self.seed, Purpose::Mask, epoch, key);
-        let words = match self.config.strategy {
+        let words = match self.spec.strategy {
             MaskStrategy::Token => (0..assembled.input_ids.len())
                 .filter(|&i| !assembled.special[i])
                 .map(|i| i..i + 1)
@@ -117,11 +117,11 @@ impl Masker {
             _ => assembled.words(),
         };
         let mut budget = Budget::new(
-            self.config.budget_unit,
+            self.spec.budget_unit,
             assembled.input_ids.len(),
             words.len(),
-            self.config.probability,
-            self.config.max_predictions as usize,
+            self.spec.probability,
+            self.spec.max_predictions as usize,
         );
         let units = self.selection.choose(&words, &mut budget, &mut rng);
 
@@ -149,8 +149,7 @@ impl Masker {
     }
 
     fn draw_kind(&self, rng: &mut KeyedRng) -> MaskKind {
-        let r = &self.config.replace;
-        match rng.weighted(&[r.mask, r.similar, r.random, r.keep]) {
+        match rng.weighted(&self.spec.replace.weights()) {
             0 => MaskKind::Mask,
             1 => MaskKind::Similar,
             2 => MaskKind::Random,
@@ -167,7 +166,7 @@ impl Masker {
         rng: &mut KeyedRng,
         stats: &mut MaskStats,
     ) {
-        if self.config.replacement_unit == ReplacementUnit::Token {
+        if self.spec.replacement_unit == ReplacementUnit::Token {
             for p in word {
                 let kind = self.draw_kind(rng);
                 let kind = self.apply(kind, p..p + 1, ids, rng, stats);

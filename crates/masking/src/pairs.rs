@@ -4,7 +4,7 @@
 
 use crate::example::{Instance, PairType, Segment};
 use crate::rng::{KeyedRng, Purpose};
-use maskforge_config::{PairTask, PairsConfig, SingleSentencePolicy};
+use crate::spec::{PairSpec, PairTask, SingleSentencePolicy};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -39,41 +39,71 @@ impl DocumentRef<'_> {
     }
 }
 
+/// Why a chunk of a document gave no instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairSkip {
+    /// NSP or ALBERT's single-sentence rule needed another document and the pool had none.
+    NoNegativeDocument = 0,
+    /// Truncation or the split left a segment empty.
+    EmptySegment = 1,
+    /// Strict SOP: a one-sentence chunk of one word cannot be split.
+    SingleWordSentence = 2,
+}
+
+impl PairSkip {
+    /// Every reason, in [`PairStats::skipped`] order.
+    pub const ALL: [PairSkip; 3] = [
+        PairSkip::NoNegativeDocument,
+        PairSkip::EmptySegment,
+        PairSkip::SingleWordSentence,
+    ];
+
+    /// The name used in statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            PairSkip::NoNegativeDocument => "no_negative_document",
+            PairSkip::EmptySegment => "empty_segment",
+            PairSkip::SingleWordSentence => "single_word_sentence",
+        }
+    }
+}
+
 /// Counts of what pair building did and skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PairStats {
-    /// Instances by pair type name.
-    pub pair_types: BTreeMap<&'static str, u64>,
+    /// Instances by pair type (indexed by [`PairType`] as `usize`).
+    pub pair_types: [u64; 4],
     /// Instances that lost tokens to truncation.
     pub truncated_examples: u64,
     /// Tokens removed by truncation.
     pub truncated_tokens: u64,
     /// Chunks of a single sentence (NSP pairs them with a random document).
     pub single_sentence_chunks: u64,
-    /// Chunks that gave no instance, by reason.
-    pub skipped: BTreeMap<&'static str, u64>,
+    /// Chunks that gave no instance, by reason (indexed by [`PairSkip`] as `usize`).
+    pub skipped: [u64; 3],
 }
 
 impl PairStats {
     /// Adds another count into this one.
     pub fn merge(&mut self, other: &PairStats) {
-        for (k, v) in &other.pair_types {
-            *self.pair_types.entry(k).or_default() += v;
+        for (a, b) in self.pair_types.iter_mut().zip(other.pair_types) {
+            *a += b;
         }
-        for (k, v) in &other.skipped {
-            *self.skipped.entry(k).or_default() += v;
+        for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
+            *a += b;
         }
         self.truncated_examples += other.truncated_examples;
         self.truncated_tokens += other.truncated_tokens;
         self.single_sentence_chunks += other.single_sentence_chunks;
     }
 
-    fn skip(&mut self, reason: &'static str) {
-        *self.skipped.entry(reason).or_default() += 1;
+    /// Instances built, of every pair type.
+    pub fn instances(&self) -> u64 {
+        self.pair_types.iter().sum()
     }
 
     fn count(&mut self, instance: &Instance) {
-        *self.pair_types.entry(instance.pair_type.name()).or_default() += 1;
+        self.pair_types[instance.pair_type as usize] += 1;
         if instance.truncated_tokens > 0 {
             self.truncated_examples += 1;
             self.truncated_tokens += u64::from(instance.truncated_tokens);
@@ -86,19 +116,24 @@ impl PairStats {
 pub fn pair_instances(
     doc: DocumentRef<'_>,
     pool: &[DocumentRef<'_>],
-    config: &PairsConfig,
+    spec: &PairSpec,
     seed: u64,
     pair_epoch: u32,
     stats: &mut PairStats,
 ) -> Vec<Instance> {
-    let mut rng = KeyedRng::new(seed, Purpose::Pairs, pair_epoch, doc.doc_id);
-    let mut negatives = KeyedRng::new(seed, Purpose::Negative, pair_epoch, doc.doc_id);
-    let max_tokens = config.max_seq_length as usize - 3;
-    let target = if rng.chance(config.short_seq_prob) {
-        rng.between(2, max_tokens)
-    } else {
-        max_tokens
+    let max_tokens = spec.max_seq_length as usize - 3;
+    let mut chunker = Chunker {
+        doc,
+        pool,
+        max_tokens,
+        target: max_tokens,
+        rng: KeyedRng::new(seed, Purpose::Pairs, pair_epoch, doc.doc_id),
+        negatives: KeyedRng::new(seed, Purpose::Negative, pair_epoch, doc.doc_id),
+        unused_sentences: 0,
     };
+    if chunker.rng.chance(spec.short_seq_prob) {
+        chunker.target = chunker.rng.between(2, max_tokens);
+    }
     let mut out = Vec::new();
     let mut chunk: Vec<usize> = Vec::new();
     let mut chunk_len = 0;
@@ -107,39 +142,32 @@ pub fn pair_instances(
     while i < n {
         chunk.push(i);
         chunk_len += doc.sentence(i).len();
-        if i == n - 1 || chunk_len >= target {
+        if i == n - 1 || chunk_len >= chunker.target {
             let ordinal = out.len() as u32;
             if chunk.len() == 1 {
                 stats.single_sentence_chunks += 1;
             }
-            let built = match config.task {
-                PairTask::Nsp => nsp_chunk(doc, &chunk, target, max_tokens, pool, &mut rng, &mut negatives, &mut i),
-                _ => sop_chunk(
-                    doc,
-                    &chunk,
-                    target,
-                    max_tokens,
-                    config.single_sentence,
-                    pool,
-                    &mut rng,
-                    &mut negatives,
-                ),
+            let built = match spec.task {
+                PairTask::Nsp => chunker.nsp(&chunk),
+                _ => chunker.sop(&chunk, spec.single_sentence),
             };
             match built {
-                Ok((a, b, pair_type, truncated)) => {
+                Ok(built) => {
                     let instance = Instance {
                         doc_id: doc.doc_id,
                         ordinal,
-                        a,
-                        b,
-                        pair_type,
-                        truncated_tokens: truncated,
+                        a: built.a,
+                        b: built.b,
+                        pair_type: built.pair_type,
+                        truncated_tokens: built.truncated,
                     };
                     stats.count(&instance);
                     out.push(instance);
                 }
-                Err(reason) => stats.skip(reason),
+                Err(reason) => stats.skipped[reason as usize] += 1,
             }
+            // The unused sentences of an NSP chunk go back: processing resumes after A.
+            i -= std::mem::take(&mut chunker.unused_sentences);
             chunk.clear();
             chunk_len = 0;
         }
@@ -148,110 +176,122 @@ pub fn pair_instances(
     out
 }
 
-type Built = Result<(Segment, Segment, PairType, u32), &'static str>;
+/// What one chunk of sentences became.
+struct Built {
+    a: Segment,
+    b: Segment,
+    pair_type: PairType,
+    truncated: u32,
+}
 
-#[allow(clippy::too_many_arguments)]
-fn nsp_chunk(
-    doc: DocumentRef<'_>,
-    chunk: &[usize],
-    target: usize,
+/// The state pair building keeps across the chunks of one document: its keyed streams, the
+/// pool of negatives and the length targets.
+struct Chunker<'d, 'p> {
+    doc: DocumentRef<'d>,
+    pool: &'p [DocumentRef<'p>],
     max_tokens: usize,
-    pool: &[DocumentRef<'_>],
-    rng: &mut KeyedRng,
-    negatives: &mut KeyedRng,
-    i: &mut usize,
-) -> Built {
-    let a_end = if chunk.len() >= 2 {
-        rng.between(1, chunk.len() - 1)
-    } else {
-        1
-    };
-    let mut a = Segment::default();
-    for &s in &chunk[..a_end] {
-        doc.append_sentence(s, &mut a);
+    target: usize,
+    rng: KeyedRng,
+    negatives: KeyedRng,
+    /// Sentences at the end of the last chunk that were not used and are read again.
+    unused_sentences: usize,
+}
+
+impl Chunker<'_, '_> {
+    /// BERT's NSP: A is a random prefix of the chunk; B the rest, or with probability 0.5 (and
+    /// always for a one-sentence chunk) sentences of a random document.
+    fn nsp(&mut self, chunk: &[usize]) -> Result<Built, PairSkip> {
+        let doc = self.doc;
+        let a_end = if chunk.len() >= 2 {
+            self.rng.between(1, chunk.len() - 1)
+        } else {
+            1
+        };
+        let mut a = Segment::default();
+        for &s in &chunk[..a_end] {
+            doc.append_sentence(s, &mut a);
+        }
+        let mut b = Segment::default();
+        let pair_type = if chunk.len() == 1 || self.rng.chance(0.5) {
+            self.random_continuation(a.len(), &mut b)?;
+            self.unused_sentences = chunk.len() - a_end;
+            PairType::RandomDoc
+        } else {
+            for &s in &chunk[a_end..] {
+                doc.append_sentence(s, &mut b);
+            }
+            PairType::Next
+        };
+        self.finish(a, b, pair_type)
     }
-    let mut b = Segment::default();
-    let pair_type = if chunk.len() == 1 || rng.chance(0.5) {
-        let other = negative_document(doc.doc_id, pool, negatives).ok_or("no_negative_document")?;
-        let target_b = target.saturating_sub(a.len()).max(1);
-        let start = negatives.below(other.sentences());
-        for s in start..other.sentences() {
-            other.append_sentence(s, &mut b);
+
+    /// SOP: the chunk split in two, swapped with probability 0.5; a one-sentence chunk is split
+    /// at a word boundary (strict) or paired with a random document (compat).
+    fn sop(&mut self, chunk: &[usize], policy: SingleSentencePolicy) -> Result<Built, PairSkip> {
+        let doc = self.doc;
+        let mut a = Segment::default();
+        let mut b = Segment::default();
+        let mut pair_type = PairType::Next;
+        if chunk.len() >= 2 {
+            let a_end = self.rng.between(1, chunk.len() - 1);
+            chunk[..a_end].iter().for_each(|&s| doc.append_sentence(s, &mut a));
+            chunk[a_end..].iter().for_each(|&s| doc.append_sentence(s, &mut b));
+        } else {
+            let sentence = doc.sentence(chunk[0]);
+            match policy {
+                SingleSentencePolicy::Strict => {
+                    let boundaries: Vec<usize> = (sentence.start + 1..sentence.end)
+                        .filter(|&k| doc.word_starts[k])
+                        .collect();
+                    if boundaries.is_empty() {
+                        return Err(PairSkip::SingleWordSentence);
+                    }
+                    let k = boundaries[self.rng.below(boundaries.len())];
+                    a.extend(&doc.input_ids[sentence.start..k], &doc.word_starts[sentence.start..k]);
+                    b.extend(&doc.input_ids[k..sentence.end], &doc.word_starts[k..sentence.end]);
+                }
+                SingleSentencePolicy::Compat => {
+                    doc.append_sentence(chunk[0], &mut a);
+                    self.random_continuation(a.len(), &mut b)?;
+                    pair_type = PairType::RandomDoc;
+                }
+            }
+        }
+        if pair_type == PairType::Next && self.rng.chance(0.5) {
+            std::mem::swap(&mut a, &mut b);
+            pair_type = PairType::Swapped;
+        }
+        self.finish(a, b, pair_type)
+    }
+
+    /// Fills `b` with sentences of a random other document from a keyed start, up to the
+    /// target length left after A's `a_len` tokens.
+    fn random_continuation(&mut self, a_len: usize, b: &mut Segment) -> Result<(), PairSkip> {
+        let other =
+            negative_document(self.doc.doc_id, self.pool, &mut self.negatives).ok_or(PairSkip::NoNegativeDocument)?;
+        let target_b = self.target.saturating_sub(a_len).max(1);
+        for s in self.negatives.below(other.sentences())..other.sentences() {
+            other.append_sentence(s, b);
             if b.len() >= target_b {
                 break;
             }
         }
-        // The unused sentences of the chunk go back: processing resumes after `a_end`.
-        *i -= chunk.len() - a_end;
-        PairType::RandomDoc
-    } else {
-        for &s in &chunk[a_end..] {
-            doc.append_sentence(s, &mut b);
-        }
-        PairType::Next
-    };
-    let truncated = truncate_pair(&mut a, &mut b, max_tokens, rng);
-    if a.is_empty() || b.is_empty() {
-        return Err("empty_segment");
+        Ok(())
     }
-    Ok((a, b, pair_type, truncated))
-}
 
-#[allow(clippy::too_many_arguments)]
-fn sop_chunk(
-    doc: DocumentRef<'_>,
-    chunk: &[usize],
-    target: usize,
-    max_tokens: usize,
-    policy: SingleSentencePolicy,
-    pool: &[DocumentRef<'_>],
-    rng: &mut KeyedRng,
-    negatives: &mut KeyedRng,
-) -> Built {
-    let mut a = Segment::default();
-    let mut b = Segment::default();
-    let mut pair_type = PairType::Next;
-    if chunk.len() >= 2 {
-        let a_end = rng.between(1, chunk.len() - 1);
-        chunk[..a_end].iter().for_each(|&s| doc.append_sentence(s, &mut a));
-        chunk[a_end..].iter().for_each(|&s| doc.append_sentence(s, &mut b));
-    } else {
-        let sentence = doc.sentence(chunk[0]);
-        match policy {
-            SingleSentencePolicy::Strict => {
-                let boundaries: Vec<usize> = (sentence.start + 1..sentence.end)
-                    .filter(|&k| doc.word_starts[k])
-                    .collect();
-                if boundaries.is_empty() {
-                    return Err("single_word_sentence");
-                }
-                let k = boundaries[rng.below(boundaries.len())];
-                a.extend(&doc.input_ids[sentence.start..k], &doc.word_starts[sentence.start..k]);
-                b.extend(&doc.input_ids[k..sentence.end], &doc.word_starts[k..sentence.end]);
-            }
-            SingleSentencePolicy::Compat => {
-                doc.append_sentence(chunk[0], &mut a);
-                let other = negative_document(doc.doc_id, pool, negatives).ok_or("no_negative_document")?;
-                let target_b = target.saturating_sub(a.len()).max(1);
-                for s in negatives.below(other.sentences())..other.sentences() {
-                    other.append_sentence(s, &mut b);
-                    if b.len() >= target_b {
-                        break;
-                    }
-                }
-                pair_type = PairType::RandomDoc;
-            }
+    /// Truncates the pair to the longest example and checks that both segments kept tokens.
+    fn finish(&mut self, mut a: Segment, mut b: Segment, pair_type: PairType) -> Result<Built, PairSkip> {
+        let truncated = truncate_pair(&mut a, &mut b, self.max_tokens, &mut self.rng);
+        if a.is_empty() || b.is_empty() {
+            return Err(PairSkip::EmptySegment);
         }
+        Ok(Built {
+            a,
+            b,
+            pair_type,
+            truncated,
+        })
     }
-    if pair_type == PairType::Next && rng.chance(0.5) {
-        std::mem::swap(&mut a, &mut b);
-        pair_type = PairType::Swapped;
-    }
-    let truncated = truncate_pair(&mut a, &mut b, max_tokens, rng);
-    if a.is_empty() || b.is_empty() {
-        return Err("empty_segment");
-    }
-    Ok((a, b, pair_type, truncated))
 }
 
 /// A document of the pool other than `doc_id`, chosen by key (up to ten tries, like BERT).
@@ -298,11 +338,12 @@ pub struct Packer {
 }
 
 impl Packer {
-    /// A packer for `task` (full or doc sentences), separating documents with `separator`.
-    pub fn new(config: &PairsConfig, separator: u32) -> Self {
+    /// A packer for the spec's task (full or doc sentences), separating documents with
+    /// `separator`.
+    pub fn new(spec: &PairSpec, separator: u32) -> Self {
         Self {
-            max_tokens: config.max_seq_length as usize - 2,
-            cross_documents: config.task == PairTask::FullSentences,
+            max_tokens: spec.max_seq_length as usize - 2,
+            cross_documents: spec.task == PairTask::FullSentences,
             separator,
             current: None,
             ordinals: BTreeMap::new(),

@@ -3,7 +3,7 @@
 
 use crate::budget::Budget;
 use crate::rng::KeyedRng;
-use maskforge_config::MaskStrategy;
+use crate::spec::MaskStrategy;
 use std::ops::Range;
 
 /// One masking unit: consecutive words.

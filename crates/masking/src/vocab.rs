@@ -3,7 +3,28 @@
 
 use crate::MaskingError;
 use crate::rng::KeyedRng;
-use maskforge_config::RandomPool;
+use crate::spec::{MaskSpec, PairSpec, RandomPool};
+
+/// The special tokens masking needs, by their role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialRole {
+    /// Starts every example.
+    Cls,
+    /// Ends each segment.
+    Sep,
+    /// Replaces masked tokens.
+    Mask,
+}
+
+impl std::fmt::Display for SpecialRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SpecialRole::Cls => "cls",
+            SpecialRole::Sep => "sep",
+            SpecialRole::Mask => "mask",
+        })
+    }
+}
 
 /// Names of the special tokens an example is assembled with.
 #[derive(Debug, Clone)]
@@ -14,6 +35,17 @@ pub struct SpecialTokenNames {
     pub sep: String,
     /// Replaces masked tokens (`[MASK]`, `<mask>`).
     pub mask: String,
+}
+
+impl SpecialTokenNames {
+    /// The names the specs give.
+    pub fn of(pairs: &PairSpec, masks: &MaskSpec) -> Self {
+        Self {
+            cls: pairs.cls_token.clone(),
+            sep: pairs.sep_token.clone(),
+            mask: masks.mask_token.clone(),
+        }
+    }
 }
 
 /// The vocabulary as masking sees it.
@@ -46,30 +78,30 @@ impl Vocabulary {
         names: &SpecialTokenNames,
         pool: RandomPool,
     ) -> Result<Self, MaskingError> {
-        let id = |name: &str, key: &'static str| {
+        let id = |name: &str, role: SpecialRole| {
             tokens
                 .iter()
                 .position(|t| t == name)
                 .map(|i| i as u32)
                 .ok_or_else(|| MaskingError::MissingToken {
                     token: name.to_owned(),
-                    key,
+                    role,
                 })
         };
         let (cls, sep, mask) = (
-            id(&names.cls, "pairs.cls_token")?,
-            id(&names.sep, "pairs.sep_token")?,
-            id(&names.mask, "masking.mask_token")?,
+            id(&names.cls, SpecialRole::Cls)?,
+            id(&names.sep, SpecialRole::Sep)?,
+            id(&names.mask, SpecialRole::Mask)?,
         );
         let mut special: Vec<bool> = tokens.iter().map(|t| looks_special(t)).collect();
-        for (&id, key) in [cls, sep, mask]
+        for (&id, role) in [cls, sep, mask]
             .iter()
-            .zip(["pairs.cls_token", "pairs.sep_token", "masking.mask_token"])
+            .zip([SpecialRole::Cls, SpecialRole::Sep, SpecialRole::Mask])
         {
             if !special[id as usize] && !declared_special.contains(&id) {
                 return Err(MaskingError::NotSpecial {
                     token: tokens[id as usize].clone(),
-                    key,
+                    role,
                 });
             }
         }

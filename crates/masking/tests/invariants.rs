@@ -1,10 +1,6 @@
 //! Property tests of masking.md section 9's per-example invariants over random documents and
 //! configurations.
 
-use maskforge_config::{
-    BudgetUnit, MaskStrategy, MaskingConfig, PairTask, PairsConfig, RandomPool, ReplaceProbabilities, ReplacementUnit,
-    SingleSentencePolicy,
-};
 use maskforge_masking::*;
 use proptest::prelude::*;
 
@@ -70,7 +66,7 @@ fn document() -> impl Strategy<Value = (Vec<u32>, Vec<u32>, Vec<bool>)> {
     })
 }
 
-fn masking_config() -> impl Strategy<Value = MaskingConfig> {
+fn masking_config() -> impl Strategy<Value = MaskSpec> {
     (
         prop_oneof![
             Just(MaskStrategy::Token),
@@ -87,31 +83,33 @@ fn masking_config() -> impl Strategy<Value = MaskingConfig> {
     )
         .prop_map(
             |(strategy, budget_unit, replacement_unit, probability, max_predictions, macbert)| {
-                let replace = if macbert && replacement_unit == ReplacementUnit::Word {
-                    ReplaceProbabilities {
-                        mask: 0.0,
-                        similar: 0.8,
-                        random: 0.1,
-                        keep: 0.1,
-                    }
+                let (mask, similar) = if macbert && replacement_unit == ReplacementUnit::Word {
+                    (0.0, 0.8)
                 } else {
-                    ReplaceProbabilities::default()
+                    (0.8, 0.0)
                 };
-                MaskingConfig {
+                MaskSpec {
                     strategy,
                     budget_unit,
                     replacement_unit,
                     probability,
                     max_predictions,
-                    replace,
-                    ngram_max: 4,
-                    ..MaskingConfig::default()
+                    replace: ReplaceShares {
+                        mask,
+                        similar,
+                        random: 0.1,
+                        keep: 0.1,
+                    },
+                    ngram_weights: MaskSpec::default_ngram_weights(4),
+                    span_p: 0.2,
+                    random_pool: RandomPool::Content,
+                    mask_token: "[MASK]".into(),
                 }
             },
         )
 }
 
-fn pairs_config() -> impl Strategy<Value = PairsConfig> {
+fn pairs_config() -> impl Strategy<Value = PairSpec> {
     (
         prop_oneof![
             Just(PairTask::Nsp),
@@ -122,15 +120,17 @@ fn pairs_config() -> impl Strategy<Value = PairsConfig> {
         8u32..64,
         any::<bool>(),
     )
-        .prop_map(|(task, max_seq_length, compat)| PairsConfig {
+        .prop_map(|(task, max_seq_length, compat)| PairSpec {
             task,
             max_seq_length,
+            short_seq_prob: 0.1,
             single_sentence: if compat {
                 SingleSentencePolicy::Compat
             } else {
                 SingleSentencePolicy::Strict
             },
-            ..PairsConfig::default()
+            cls_token: "[CLS]".into(),
+            sep_token: "[SEP]".into(),
         })
 }
 
@@ -217,17 +217,20 @@ proptest! {
             let next = masker.mask(&assembled, ex.key, epoch + 1, &mut MaskStats::default());
             prop_assert_eq!(next.input_ids.len(), n);
         }
-        let pair_total: u64 = stats.pair_types.values().sum();
+        let pair_total: u64 = stats.instances();
         prop_assert_eq!(pair_total, instances.len() as u64);
     }
 }
 
 #[test]
 fn nsp_and_sop_labels_follow_the_pair_type() {
-    assert_eq!(PairType::RandomDoc.nsp_label(true), 1);
-    assert_eq!(PairType::Next.nsp_label(true), 0);
-    assert_eq!(PairType::Next.sop_label(false), -1);
-    assert_eq!(PairType::Swapped.sop_label(true), 1);
-    assert_eq!(PairType::Next.sop_label(true), 0);
-    assert_eq!(PairType::None.nsp_label(true), -1);
+    assert_eq!(PairType::RandomDoc.nsp_label(PairTask::Nsp), 1);
+    assert_eq!(PairType::Next.nsp_label(PairTask::Nsp), 0);
+    assert_eq!(PairType::Next.nsp_label(PairTask::Sop), -1);
+    assert_eq!(PairType::Next.sop_label(PairTask::Nsp), -1);
+    assert_eq!(PairType::Swapped.sop_label(PairTask::Sop), 1);
+    assert_eq!(PairType::RandomDoc.sop_label(PairTask::Sop), 1);
+    assert_eq!(PairType::Next.sop_label(PairTask::Sop), 0);
+    assert_eq!(PairType::None.nsp_label(PairTask::FullSentences), -1);
+    assert_eq!(PairType::None.sop_label(PairTask::DocSentences), -1);
 }

@@ -36,6 +36,15 @@ pub enum PipelineError {
     Internal(String),
 }
 
+impl From<maskforge_schema::DatasetError> for PipelineError {
+    fn from(e: maskforge_schema::DatasetError) -> Self {
+        match e {
+            maskforge_schema::DatasetError::Store(e) => Self::Store(e),
+            maskforge_schema::DatasetError::Invalid { url, message } => Self::input(&url, message),
+        }
+    }
+}
+
 impl PipelineError {
     /// An input error for a whole file.
     pub fn input(file: &str, message: impl Into<String>) -> Self {

@@ -5,13 +5,14 @@
 //! Output bytes depend only on the inputs and the configuration: batches are cut by record count
 //! and size, rayon keeps the order of each batch, and units are written in listing order.
 
-use crate::documents::{DocumentRow, build_batch, document_id};
+use crate::documents::document_id;
 use crate::lease::Lease;
 use crate::progress::Progress;
 use crate::sources::{self, BatchLimits, Record, RecordBody};
 use crate::units::{Unit, list_units};
 use crate::workers::Workers;
 use crate::{PipelineError, dataset, resources};
+use documents::Document;
 use maskforge_config::{BadRecordPolicy, PipelineConfig};
 use maskforge_schema::{
     CONFIG_HASH_KEY, DocumentCounts, DocumentsManifest, InputEntry, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry,
@@ -377,7 +378,7 @@ struct UnitOutput {
 
 /// The fate of one record.
 enum Outcome {
-    Document(DocumentRow),
+    Document(Document),
     Skipped {
         reason: &'static str,
         message: String,
@@ -479,7 +480,13 @@ impl UnitContext<'_> {
         match self.processor.process(text) {
             Ok(Ok(doc)) => {
                 let doc_id = document_id(&unit.origin, &unit.file.name, record.id.as_deref(), record.index);
-                Outcome::Document(DocumentRow { doc_id, doc })
+                Outcome::Document(Document {
+                    doc_id,
+                    input_ids: doc.input_ids,
+                    sentence_ends: doc.sentence_ends,
+                    word_starts: doc.word_starts,
+                    text: doc.text,
+                })
             }
             Ok(Err(rejection)) => Outcome::Skipped {
                 reason: rejection.reason(),
@@ -531,13 +538,13 @@ struct Tally<'a> {
 impl Tally<'_> {
     /// Counts `outcome`; returns the document to write, or fails on a malformed record under
     /// `on_bad_record = "fail"`. The first few malformed records of a file are logged.
-    fn account(&mut self, record: &Record, outcome: Outcome) -> Result<Option<DocumentRow>, PipelineError> {
+    fn account(&mut self, record: &Record, outcome: Outcome) -> Result<Option<Document>, PipelineError> {
         self.counts.records_in += 1;
         match outcome {
             Outcome::Document(row) => {
                 self.counts.documents_out += 1;
-                self.counts.sentences += row.doc.sentence_ends.len() as u64;
-                self.counts.tokens += row.doc.input_ids.len() as u64;
+                self.counts.sentences += row.sentence_ends.len() as u64;
+                self.counts.tokens += row.input_ids.len() as u64;
                 Ok(Some(row))
             }
             Outcome::Skipped {
@@ -576,7 +583,7 @@ struct ShardWriter<'a> {
     context: &'a UnitContext<'a>,
     unit: &'a Unit,
     schema: arrow::datatypes::SchemaRef,
-    pending: Vec<DocumentRow>,
+    pending: Vec<Document>,
     encoder: Option<ShardEncoder>,
     shard_payload: u64,
     written: Vec<ShardEntry>,
@@ -596,7 +603,7 @@ impl<'a> ShardWriter<'a> {
         }
     }
 
-    fn push(&mut self, row: DocumentRow) -> Result<(), PipelineError> {
+    fn push(&mut self, row: Document) -> Result<(), PipelineError> {
         self.shard_payload += row.payload_bytes();
         self.pending.push(row);
         if self.shard_payload >= self.context.config.output.documents_shard_bytes {
@@ -612,7 +619,7 @@ impl<'a> ShardWriter<'a> {
             return Ok(());
         }
         let keep_text = self.context.config.output.keep_text;
-        let batch = build_batch(&self.schema, &self.unit.file.name, &self.pending, keep_text)?;
+        let batch = documents::encode(&self.pending, &self.unit.file.name, keep_text)?;
         self.pending.clear();
         let encoder = match &mut self.encoder {
             Some(e) => e,

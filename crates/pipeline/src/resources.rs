@@ -1,9 +1,12 @@
-//! Loading what the text path needs (tokenizer files, jieba user dictionary) from any location.
+//! Loading what the jobs need from any location: the tokenizer files and jieba user dictionary
+//! of the text path, the masking vocabulary and the similar-word table of the epoch.
 
 use crate::PipelineError;
 use maskforge_config::{Language, PipelineConfig};
-use maskforge_store::{Location, StoreError};
+use maskforge_masking::{MaskingError, SimilarWords, SpecialRole, SpecialTokenNames, SynonymTable, Vocabulary};
+use maskforge_store::{Location, StoreError, sha256_hex};
 use maskforge_text::{Segmenter, SplitRules, TextProcessor, TextTokenizer, TokenizerFiles};
+use rayon::prelude::*;
 
 /// Reads a resource file, naming the setting it comes from in errors.
 async fn read(what: &'static str, location: &str) -> Result<Vec<u8>, PipelineError> {
@@ -73,19 +76,88 @@ fn check_special_tokens(config: &PipelineConfig, tokenizer: &TextTokenizer) -> R
             config.masking.mask_token
         )));
     }
-    let names = maskforge_masking::SpecialTokenNames {
-        cls: config.pairs.cls_token.clone(),
-        sep: config.pairs.sep_token.clone(),
-        mask: config.masking.mask_token.clone(),
-    };
-    maskforge_masking::Vocabulary::new(
-        tokenizer.vocabulary(),
-        &tokenizer.special_ids(),
-        &names,
-        config.masking.random_pool,
-    )
-    .map_err(|e| error(e.to_string()))?;
+    masking_vocabulary(config, tokenizer, tokenizer.vocabulary())?;
     Ok(())
+}
+
+/// The masking view of the tokenizer's vocabulary `tokens`, with the special tokens the
+/// pipeline names; errors name the setting of the token that is wrong.
+pub fn masking_vocabulary(
+    config: &PipelineConfig,
+    tokenizer: &TextTokenizer,
+    tokens: Vec<String>,
+) -> Result<Vocabulary, PipelineError> {
+    let names = SpecialTokenNames::of(&config.pairs.spec(), &config.masking.spec());
+    let key = |role: SpecialRole| match role {
+        SpecialRole::Cls => "pairs.cls_token",
+        SpecialRole::Sep => "pairs.sep_token",
+        SpecialRole::Mask => "masking.mask_token",
+    };
+    Vocabulary::new(tokens, &tokenizer.special_ids(), &names, config.masking.random_pool).map_err(|e| {
+        let message = match e {
+            MaskingError::MissingToken { token, role } => format!("the vocabulary has no `{token}` ({})", key(role)),
+            MaskingError::NotSpecial { token, role } => {
+                format!(
+                    "`{token}` ({}) is an ordinary token of the vocabulary, not a special token",
+                    key(role)
+                )
+            }
+            other => other.to_string(),
+        };
+        PipelineError::Resource {
+            what: "text.tokenizer.path",
+            location: config.text.tokenizer.path.clone(),
+            message,
+        }
+    })
+}
+
+/// The similar-word table in token ids, and its hash, when similar-word replacement is on.
+pub async fn similar_words(
+    config: &PipelineConfig,
+    tokenizer: &TextTokenizer,
+    pool: &rayon::ThreadPool,
+) -> Result<(Option<SimilarWords>, Option<String>), PipelineError> {
+    let Some(location) = config
+        .masking
+        .synonyms
+        .as_deref()
+        .filter(|_| config.masking.replace.similar > 0.0)
+    else {
+        return Ok((None, None));
+    };
+    let resource_error = |message: String| PipelineError::Resource {
+        what: "masking.synonyms",
+        location: location.to_owned(),
+        message,
+    };
+    let bytes = Location::parse(location)
+        .map_err(|e| resource_error(e.to_string()))?
+        .read()
+        .await
+        .map_err(|e| resource_error(e.to_string()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| resource_error(format!("not UTF-8: {e}")))?;
+    let table = SynonymTable::parse(text).map_err(|e| resource_error(e.to_string()))?;
+    let unk = tokenizer
+        .token_to_id("[UNK]")
+        .or_else(|| tokenizer.token_to_id("<unk>"));
+    let ids = pool.install(|| {
+        table
+            .lexicon()
+            .par_iter()
+            .map(|word| {
+                let ids = tokenizer.encode(word).ok()?.ids;
+                (!ids.iter().any(|id| Some(*id) == unk)).then_some(ids)
+            })
+            .collect()
+    });
+    let similar = SimilarWords::from_ids(&table, ids);
+    if similar.words() == 0 {
+        return Err(resource_error(
+            "no word of the table has a similar word the tokenizer can encode".into(),
+        ));
+    }
+    Ok((Some(similar), Some(sha256_hex(&bytes))))
 }
 
 /// Builds the whole text path of the pipeline.

@@ -1,6 +1,15 @@
-//! The documents dataset: one row per document, tokenized, with sentence ends and word starts.
+//! The documents dataset's contract: one row per document, tokenized, with sentence ends and
+//! word starts; its Arrow schema, row type, encoding and checked decoding.
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use crate::columns::{Columns, booleans, values};
+use arrow::array::{
+    ArrayRef, AsArray, BooleanBuilder, ListBuilder, StringBuilder, StringDictionaryBuilder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, UInt32Type, UInt64Type};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use maskforge_masking::DocumentRef;
 use std::sync::Arc;
 
 /// Schema version of the documents dataset; bump it on any change of columns or meaning.
@@ -40,4 +49,136 @@ pub fn schema(with_text: bool) -> SchemaRef {
         fields.push(Field::new(TEXT, DataType::Utf8, false));
     }
     Arc::new(Schema::new(fields))
+}
+
+/// One row of the documents dataset (the `source` column is per batch: see [`encode`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    /// Stable id.
+    pub doc_id: u64,
+    /// Content tokens.
+    pub input_ids: Vec<u32>,
+    /// Exclusive sentence ends.
+    pub sentence_ends: Vec<u32>,
+    /// Word starts, one per token.
+    pub word_starts: Vec<bool>,
+    /// Cleaned text (empty unless the dataset keeps it).
+    pub text: String,
+}
+
+impl Document {
+    /// Borrows it for pair building.
+    pub fn as_ref(&self) -> DocumentRef<'_> {
+        DocumentRef {
+            doc_id: self.doc_id,
+            input_ids: &self.input_ids,
+            sentence_ends: &self.sentence_ends,
+            word_starts: &self.word_starts,
+        }
+    }
+
+    /// Uncompressed bytes this row adds to a shard (what shard rolling counts).
+    pub fn payload_bytes(&self) -> u64 {
+        (8 + 4
+            + self.input_ids.len() * 4
+            + self.sentence_ends.len() * 4
+            + self.word_starts.len().div_ceil(8)
+            + self.text.len()) as u64
+    }
+
+    /// The invariants every reader relies on: one word start per token, sentence ends
+    /// increasing and the last one at the end of the tokens.
+    pub fn check(&self) -> Result<(), String> {
+        let tokens = self.input_ids.len();
+        if self.word_starts.len() != tokens {
+            return Err(format!(
+                "document {}: {} word starts for {tokens} tokens",
+                self.doc_id,
+                self.word_starts.len()
+            ));
+        }
+        if self.sentence_ends.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("document {}: sentence ends do not increase", self.doc_id));
+        }
+        if self.sentence_ends.last().is_none_or(|&e| e as usize != tokens) {
+            return Err(format!(
+                "document {}: the last sentence end is not the token count {tokens}",
+                self.doc_id
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Encodes documents that all came from the input file `source` into one record batch of
+/// [`schema`]`(with_text)`.
+pub fn encode(rows: &[Document], source: &str, with_text: bool) -> Result<RecordBatch, ArrowError> {
+    let item = |t: DataType| Arc::new(Field::new("item", t, false));
+    let mut ids = UInt64Builder::with_capacity(rows.len());
+    let mut sources = StringDictionaryBuilder::<Int32Type>::new();
+    let mut input_ids = ListBuilder::new(UInt32Builder::new()).with_field(item(DataType::UInt32));
+    let mut ends = ListBuilder::new(UInt32Builder::new()).with_field(item(DataType::UInt32));
+    let mut starts = ListBuilder::new(BooleanBuilder::new()).with_field(item(DataType::Boolean));
+    let mut num_tokens = UInt32Builder::with_capacity(rows.len());
+    let mut texts = StringBuilder::new();
+    for d in rows {
+        ids.append_value(d.doc_id);
+        sources.append_value(source);
+        input_ids.values().append_slice(&d.input_ids);
+        input_ids.append(true);
+        ends.values().append_slice(&d.sentence_ends);
+        ends.append(true);
+        starts.values().append_slice(&d.word_starts);
+        starts.append(true);
+        num_tokens.append_value(d.input_ids.len() as u32);
+        if with_text {
+            texts.append_value(&d.text);
+        }
+    }
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(ids.finish()),
+        Arc::new(sources.finish()),
+        Arc::new(input_ids.finish()),
+        Arc::new(ends.finish()),
+        Arc::new(starts.finish()),
+        Arc::new(num_tokens.finish()),
+    ];
+    if with_text {
+        columns.push(Arc::new(texts.finish()));
+    }
+    RecordBatch::try_new(schema(with_text), columns)
+}
+
+/// Checks a shard's Arrow schema against the contract (`text` only where the shard has it).
+pub fn check_schema(actual: &Schema) -> Result<(), String> {
+    crate::columns::check_columns(&schema(actual.field_with_name(TEXT).is_ok()), actual, "documents")
+}
+
+/// Decodes a record batch of the documents schema (checked with [`check_schema`] first) into
+/// rows, each checked with [`Document::check`]; the text is read where the shard has it.
+pub fn decode(batch: &RecordBatch) -> Result<Vec<Document>, String> {
+    let columns = Columns(batch);
+    let doc_ids = columns.primitive::<UInt64Type>(DOC_ID)?;
+    let (tokens, ends, starts) = (
+        columns.list(INPUT_IDS)?,
+        columns.list(SENTENCE_ENDS)?,
+        columns.list(WORD_STARTS)?,
+    );
+    let texts = match batch.column_by_name(TEXT) {
+        Some(column) => Some(column.as_string_opt::<i32>().ok_or("`text` is not a string column")?),
+        None => None,
+    };
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let doc = Document {
+            doc_id: doc_ids.value(row),
+            input_ids: values::<UInt32Type>(tokens, row, INPUT_IDS)?,
+            sentence_ends: values::<UInt32Type>(ends, row, SENTENCE_ENDS)?,
+            word_starts: booleans(starts, row, WORD_STARTS)?,
+            text: texts.map(|t| t.value(row).to_owned()).unwrap_or_default(),
+        };
+        doc.check()?;
+        out.push(doc);
+    }
+    Ok(out)
 }

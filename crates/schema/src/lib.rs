@@ -1,12 +1,19 @@
-//! Arrow schemas and manifest types of the maskforge datasets: the data contracts that every job
-//! writes and every reader (Rust or Python) relies on. `schemas/` in the repository documents them.
+//! The data contracts of the maskforge datasets, which every job writes and every reader (Rust
+//! or Python) relies on: per dataset its Arrow schema, row type, encoding and checked decoding
+//! ([`documents`], [`examples`]), the manifests ([`manifest`]), and [`Dataset`], which opens a
+//! published dataset through its manifest and reads shards checked against it. `schemas/` in
+//! the repository documents them.
 
+mod columns;
+mod dataset;
 pub mod documents;
 pub mod examples;
 pub mod manifest;
 
+pub use dataset::{Contract, Dataset, DatasetError};
+
 pub use manifest::{
-    DocumentCounts, DocumentsManifest, EpochStats, ExamplesManifest, InputEntry, ShardEntry, VocabEntry,
+    DocumentCounts, DocumentsManifest, EpochSpec, EpochStats, ExamplesManifest, InputEntry, ShardEntry, VocabEntry,
 };
 
 /// Parquet key-value metadata key holding the schema version of a shard.

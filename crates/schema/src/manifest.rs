@@ -1,6 +1,7 @@
 //! `manifest.json`: the only file readers trust. It is written last, so a dataset without one
 //! does not exist yet. Field names are a contract (see `schemas/documents-manifest.schema.json`).
 
+use maskforge_masking::{MaskSpec, PairSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -139,6 +140,16 @@ pub struct EpochStats {
     pub skipped: BTreeMap<String, u64>,
 }
 
+/// The resolved pair-building and masking specs an epoch was made with (what online
+/// re-masking needs, typed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochSpec {
+    /// How examples were assembled.
+    pub pairs: PairSpec,
+    /// How they were masked.
+    pub masking: MaskSpec,
+}
+
 /// The manifest of an examples dataset (one epoch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExamplesManifest {
@@ -152,6 +163,9 @@ pub struct ExamplesManifest {
     pub config_hash: String,
     /// The epoch configuration (pairs, masking, seed, shards, bins; no locations) and file hashes.
     pub config: serde_json::Value,
+    /// The resolved specs (absent in manifests of maskforge 0.1 before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<EpochSpec>,
     /// Seed of every keyed random stream.
     pub seed: u64,
     /// The epoch.

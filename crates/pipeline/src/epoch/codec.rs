@@ -2,28 +2,28 @@
 //! read back only by the same process, so it carries no version.
 
 use maskforge_masking::{MaskedExample, PairType};
-
-use super::documents::OwnedDocument;
+use maskforge_schema::documents::Document;
 
 /// Appends a document.
-pub fn put_document(out: &mut Vec<u8>, d: &OwnedDocument) {
+pub fn put_document(out: &mut Vec<u8>, d: &Document) {
     out.extend_from_slice(&d.doc_id.to_le_bytes());
     put_u32s(out, &d.input_ids);
     put_u32s(out, &d.sentence_ends);
     out.extend(d.word_starts.iter().map(|&b| u8::from(b)));
 }
 
-/// Reads a document written by [`put_document`].
-pub fn get_document(r: &mut Reader<'_>) -> Option<OwnedDocument> {
+/// Reads a document written by [`put_document`] (without its text, which the epoch never needs).
+pub fn get_document(r: &mut Reader<'_>) -> Option<Document> {
     let doc_id = r.u64()?;
     let input_ids = r.u32s()?;
     let sentence_ends = r.u32s()?;
     let word_starts = r.bytes(input_ids.len())?.iter().map(|&b| b != 0).collect();
-    Some(OwnedDocument {
+    Some(Document {
         doc_id,
         input_ids,
         sentence_ends,
         word_starts,
+        text: String::new(),
     })
 }
 
@@ -50,12 +50,7 @@ pub fn put_example(out: &mut Vec<u8>, e: &MaskedExample) {
 pub fn get_example(r: &mut Reader<'_>) -> Option<MaskedExample> {
     let doc_id = r.u64()?;
     let key = r.u64()?;
-    let pair_type = match r.bytes(1)?[0] {
-        0 => PairType::Next,
-        1 => PairType::RandomDoc,
-        2 => PairType::Swapped,
-        _ => PairType::None,
-    };
+    let pair_type = PairType::from_code(r.bytes(1)?[0])?;
     let truncated_tokens = r.u32()?;
     let input_ids = r.u32s()?;
     let n = input_ids.len();
@@ -142,11 +137,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let d = OwnedDocument {
+        let d = Document {
             doc_id: 9,
             input_ids: vec![1, 2, 3],
             sentence_ends: vec![1, 3],
             word_starts: vec![true, false, true],
+            text: String::new(),
         };
         let e = MaskedExample {
             doc_id: 9,

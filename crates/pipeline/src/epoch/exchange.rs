@@ -9,6 +9,7 @@
 use crate::PipelineError;
 use crate::workers::Workers;
 use maskforge_store::Location;
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
@@ -42,6 +43,19 @@ pub enum PhaseEnd {
     Complete,
     /// Another worker already published the dataset (and may have removed the exchange).
     Published,
+}
+
+/// One phase as the exchange runs it: numbered units of known sizes, each done on the worker
+/// pool and committed with its result (route, map and reduce implement it).
+pub trait PhaseWork: Sync {
+    /// Which phase this is (names its claims and markers).
+    const PHASE: Phase;
+    /// What a unit commits, read back by every worker once the phase is complete.
+    type Output: Serialize + DeserializeOwned;
+    /// The sizes of the units, which assign them to workers.
+    fn unit_sizes(&self) -> Vec<u64>;
+    /// Does unit `unit`, writing its objects; returns what it commits.
+    fn run_unit(&self, unit: usize) -> Result<Self::Output, PipelineError>;
 }
 
 /// The exchange folder of one epoch run, seen by one worker.
@@ -151,10 +165,34 @@ impl Exchange {
             .collect())
     }
 
+    /// Runs `work`'s phase with this worker's units done on `pool`, batches of as many units
+    /// as it has threads; every unit's committed result in unit order, or `None` when another
+    /// worker published the epoch meanwhile.
+    pub fn run_phase<W: PhaseWork>(
+        &self,
+        work: &W,
+        handle: &tokio::runtime::Handle,
+        pool: &rayon::ThreadPool,
+    ) -> Result<Option<Vec<W::Output>>, PipelineError> {
+        let sizes = work.unit_sizes();
+        let end = self.run(handle, W::PHASE, &sizes, pool.current_num_threads(), |units| {
+            pool.install(|| {
+                units.par_iter().try_for_each(|&unit| {
+                    let output = work.run_unit(unit)?;
+                    handle.block_on(self.commit(W::PHASE, unit, &output))
+                })
+            })
+        })?;
+        match end {
+            PhaseEnd::Published => Ok(None),
+            PhaseEnd::Complete => handle.block_on(self.results(W::PHASE, sizes.len())).map(Some),
+        }
+    }
+
     /// Runs a phase of `sizes.len()` units: this worker's share (by [`Workers::assign`] on
     /// `sizes`), then unclaimed units, then waits for the rest. `work` gets batches of claimed,
     /// uncommitted units and must commit each one.
-    pub fn run(
+    fn run(
         &self,
         handle: &tokio::runtime::Handle,
         phase: Phase,

@@ -4,14 +4,18 @@
 //! bin, rank, key). The run `runs/g-GGGGG.bin` is indexed by rank range, so a reducer reads only
 //! the ranges that can hold its shard's examples.
 
-use super::exchange::Exchange;
+use super::codec;
+use super::exchange::{Exchange, Phase, PhaseWork};
+use super::layout::{Bins, range_of, ranges_per_bin};
 use super::partition::{Partitions, partition_of};
+use super::plan::EpochJob;
 use super::route::{Grouping, RouteResult, decode_routed, routed_object};
 use super::shuffle::{ExternalSorter, SortKey, put_item};
-use super::{Bins, EpochJob, build_instances, codec, epoch_stats};
+use super::stats::unit_stats;
 use crate::PipelineError;
-use maskforge_masking::{MaskStats, PairStats, Purpose, keyed_u64};
+use maskforge_masking::{Instance, MaskStats, Packer, PairSpec, PairStats, Purpose, keyed_u64, pair_instances};
 use maskforge_schema::EpochStats;
+use maskforge_schema::documents::Document;
 use maskforge_store::Location;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,24 +34,41 @@ pub struct MapResult {
     pub offsets: Vec<u64>,
 }
 
-/// Rank ranges per bin for `shards` output shards per bin: several per shard, so a reducer
-/// reads little beyond its shard.
-pub fn ranges_per_bin(shards: u32) -> usize {
-    (shards.max(1) as usize * 4).min(1 << 16)
-}
-
-/// The rank range of `rank` among `ranges` equal parts of the `u64` space.
-pub fn range_of(rank: u64, ranges: usize) -> usize {
-    ((u128::from(rank) * ranges as u128) >> 64) as usize
-}
-
 /// The run of group `group`.
 pub fn run_object(exchange: &Exchange, group: usize) -> Location {
     exchange.object(&format!("runs/g-{group:05}.bin"))
 }
 
+/// The map phase: one unit per partition group, built into one sorted run.
+pub struct Map<'a> {
+    /// What the phases share.
+    pub job: &'a EpochJob<'a>,
+    /// Partitions and groups.
+    pub grouping: Grouping,
+    /// The route phase's results, per documents shard.
+    pub routed: &'a [RouteResult],
+    /// Where the runs go.
+    pub exchange: &'a Exchange,
+}
+
+impl PhaseWork for Map<'_> {
+    const PHASE: Phase = Phase::Map;
+    type Output = MapResult;
+
+    fn unit_sizes(&self) -> Vec<u64> {
+        (0..self.grouping.groups)
+            .map(|g| self.routed.iter().map(|r| r.group_bytes[g]).sum())
+            .collect()
+    }
+
+    // Groups run side by side (each also masks on the pool), sharing the shuffle's memory.
+    fn run_unit(&self, group: usize) -> Result<MapResult, PipelineError> {
+        map_group(self.job, group, self.grouping, self.routed, self.exchange)
+    }
+}
+
 /// Builds group `group`'s run from the routed documents.
-pub fn map_group(
+fn map_group(
     job: &EpochJob<'_>,
     group: usize,
     grouping: Grouping,
@@ -55,6 +76,7 @@ pub fn map_group(
     exchange: &Exchange,
 ) -> Result<MapResult, PipelineError> {
     let config = job.config;
+    let (masker, epoch) = (&job.plan.masker, job.plan.epoch);
     let spill = job.scratch.subfolder("map-")?;
     // Documents of the group, in dataset order, into their partitions.
     let partitions = grouping.partitions_of(group);
@@ -73,7 +95,6 @@ pub fn map_group(
 
     // Pairs, masks and ranks per partition, into the sorter.
     let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
-    let binned = !config.output.length_bins.is_empty();
     let mut bin_counts = vec![0u64; bins.count()];
     // Up to one group per worker thread runs at a time; they share the shuffle's budget.
     let budget = config.output.shuffle_memory_mb as usize * (1 << 20) / job.pool.current_num_threads().max(1);
@@ -82,19 +103,26 @@ pub fn map_group(
     let mut mask_stats = MaskStats::default();
     let mut lengths: BTreeMap<u32, u64> = BTreeMap::new();
     local.for_each(|docs| {
-        let instances = job
-            .pool
-            .install(|| build_instances(&docs, config, job.pair_epoch, job.sep, &mut pair_stats));
+        let instances = job.pool.install(|| {
+            build_instances(
+                &docs,
+                &job.plan.spec.pairs,
+                config.seed,
+                job.plan.pair_epoch,
+                masker.vocab().sep,
+                &mut pair_stats,
+            )
+        });
         drop(docs);
         let ranked: Vec<(SortKey, Vec<u8>, usize, MaskStats)> = job.pool.install(|| {
             instances
                 .par_iter()
                 .map(|inst| {
                     let mut stats = MaskStats::default();
-                    let example = job.masker.mask_instance(inst, job.epoch, &mut stats);
+                    let example = masker.mask_instance(inst, epoch, &mut stats);
                     let length = example.input_ids.len();
-                    let bin = if binned { bins.of(length) } else { 0 };
-                    let rank = keyed_u64(config.seed, Purpose::Shuffle, job.epoch, example.key);
+                    let bin = bins.of(length);
+                    let rank = keyed_u64(config.seed, Purpose::Shuffle, epoch, example.key);
                     let mut payload = Vec::with_capacity(length * 10 + 64);
                     codec::put_example(&mut payload, &example);
                     let key = SortKey {
@@ -139,20 +167,46 @@ pub fn map_group(
     drop(out);
     job.handle.block_on(run_object(exchange, group).write_file(&path))?;
 
-    let stats = epoch_stats(0, &pair_stats, &mask_stats, &lengths, binned.then_some(&bin_counts));
+    let stats = unit_stats(
+        &pair_stats,
+        &mask_stats,
+        &lengths,
+        bins.binned().then_some(bin_counts.as_slice()),
+    );
     Ok(MapResult { stats, counts, offsets })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::range_of;
-
-    #[test]
-    fn ranges_split_the_rank_space_evenly() {
-        assert_eq!(range_of(0, 8), 0);
-        assert_eq!(range_of(u64::MAX, 8), 7);
-        assert_eq!(range_of(u64::MAX / 2, 2), 0);
-        assert_eq!(range_of(u64::MAX / 2 + 1, 2), 1);
-        assert_eq!(range_of(12345, 1), 0);
+/// The pair (or packed) instances of one partition, in document order.
+fn build_instances(
+    docs: &[Document],
+    spec: &PairSpec,
+    seed: u64,
+    pair_epoch: u32,
+    sep: u32,
+    stats: &mut PairStats,
+) -> Vec<Instance> {
+    let refs: Vec<_> = docs.iter().map(Document::as_ref).collect();
+    if spec.task.builds_pairs() {
+        let per_doc: Vec<(Vec<Instance>, PairStats)> = refs
+            .par_iter()
+            .map(|d| {
+                let mut s = PairStats::default();
+                (pair_instances(*d, &refs, spec, seed, pair_epoch, &mut s), s)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (instances, s) in per_doc {
+            stats.merge(&s);
+            out.extend(instances);
+        }
+        out
+    } else {
+        let mut packer = Packer::new(spec, sep);
+        let mut out = Vec::new();
+        for d in &refs {
+            out.extend(packer.push(*d, stats));
+        }
+        out.extend(packer.flush(stats));
+        out
     }
 }

@@ -5,9 +5,9 @@
 //! documents).
 
 use super::codec::{Reader, get_document, put_document};
-use super::documents::OwnedDocument;
 use crate::PipelineError;
 use maskforge_masking::mix64;
+use maskforge_schema::documents::Document;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// Where documents go until their partition is processed.
 pub enum Partitions {
     /// One partition, kept in memory.
-    Memory(Vec<OwnedDocument>),
+    Memory(Vec<Document>),
     /// One spill file per partition.
     Spilled {
         /// The files.
@@ -55,7 +55,7 @@ impl Partitions {
 
     /// Adds a document to partition `p` of this set (documents keep their order within a
     /// partition).
-    pub fn push(&mut self, doc: OwnedDocument, p: usize) -> Result<(), PipelineError> {
+    pub fn push(&mut self, doc: Document, p: usize) -> Result<(), PipelineError> {
         match self {
             Self::Memory(docs) => docs.push(doc),
             Self::Spilled { paths, writers } => {
@@ -73,7 +73,7 @@ impl Partitions {
     /// Finishes writing and returns the documents of each partition in turn through `each`.
     pub fn for_each(
         self,
-        mut each: impl FnMut(Vec<OwnedDocument>) -> Result<(), PipelineError>,
+        mut each: impl FnMut(Vec<Document>) -> Result<(), PipelineError>,
     ) -> Result<(), PipelineError> {
         match self {
             Self::Memory(docs) => each(docs),

@@ -3,31 +3,69 @@
 //! say which rank ranges hold that interval, so the reducer reads those byte ranges of every
 //! run, merges them by (rank, key) and keeps the interval.
 
+use super::codec;
+use super::exchange::{Exchange, Phase, PhaseWork};
+use super::layout::ShardSlice;
 use super::map::{MapResult, run_object};
+use super::plan::EpochJob;
 use super::shuffle::SortKey;
-use super::writer::{ExamplesWriter, Placed};
-use super::{EpochJob, codec};
+use super::writer::ExamplesWriter;
 use crate::PipelineError;
 use maskforge_schema::ShardEntry;
+use maskforge_schema::examples::Example;
 use maskforge_store::Location;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// One output shard: where it goes and which interval of its bin's order it holds.
-#[derive(Debug, Clone)]
-pub struct ShardJob {
-    /// Path inside the examples dataset.
-    pub path: String,
-    /// Length bin (`None` without binning).
-    pub bin: Option<u8>,
-    /// Index of the bin (0 without binning).
-    pub bin_index: usize,
-    /// Position within the bin of the shard's first example.
-    pub first: u64,
-    /// Examples in the shard.
-    pub rows: u64,
-    /// Global position (`example_id`) of the shard's first example.
-    pub first_example_id: u64,
+/// The reduce phase: one unit per output shard, merged from the runs.
+pub struct Reduce<'a> {
+    /// What the phases share.
+    pub job: &'a EpochJob<'a>,
+    /// The output shards.
+    pub slices: &'a [ShardSlice],
+    /// The map phase's results, per group.
+    pub mapped: &'a [MapResult],
+    /// Where each (bin, rank range) starts in the global order.
+    pub starts: RangeStarts,
+    /// Encodes the shards.
+    pub writer: ExamplesWriter,
+    /// The runs, per group.
+    pub runs: Vec<Location>,
+}
+
+impl<'a> Reduce<'a> {
+    /// The reduce phase of `slices` from the map results, with the runs in `exchange`.
+    pub fn new(
+        job: &'a EpochJob<'a>,
+        slices: &'a [ShardSlice],
+        mapped: &'a [MapResult],
+        bins: usize,
+        ranges: usize,
+        writer: ExamplesWriter,
+        exchange: &Exchange,
+    ) -> Self {
+        Self {
+            job,
+            slices,
+            mapped,
+            starts: RangeStarts::new(mapped, bins, ranges),
+            writer,
+            runs: (0..mapped.len()).map(|g| run_object(exchange, g)).collect(),
+        }
+    }
+}
+
+impl PhaseWork for Reduce<'_> {
+    const PHASE: Phase = Phase::Reduce;
+    type Output = ShardEntry;
+
+    fn unit_sizes(&self) -> Vec<u64> {
+        self.slices.iter().map(|s| s.rows).collect()
+    }
+
+    fn run_unit(&self, unit: usize) -> Result<ShardEntry, PipelineError> {
+        self.reduce_shard(&self.slices[unit])
+    }
 }
 
 /// The global order's positions where each (bin, rank range) starts, from all map results.
@@ -63,73 +101,66 @@ impl RangeStarts {
     }
 }
 
-/// Builds shard `job` from the runs and writes it into `dataset`. The runs' ranges are merged
-/// lazily, a window at a time, and the shard is encoded a row group at a time into a scratch
-/// file, so memory does not grow with the shard.
-pub fn reduce_shard(
-    job: &EpochJob<'_>,
-    shard: &ShardJob,
-    results: &[MapResult],
-    starts: &RangeStarts,
-    writer: &ExamplesWriter,
-    runs: &[Location],
-    dataset: &Location,
-) -> Result<ShardEntry, PipelineError> {
-    let mut cursors = Vec::new();
-    let mut skip = 0;
-    if shard.rows > 0 {
-        let covering = starts.covering(shard.bin_index, shard.first, shard.rows);
-        skip = shard.first - starts.starts[shard.bin_index][*covering.start()];
-        let (lo, hi) = (
-            shard.bin_index * starts.ranges + covering.start(),
-            shard.bin_index * starts.ranges + covering.end() + 1,
-        );
-        let holding = results.iter().filter(|r| r.offsets[hi] > r.offsets[lo]).count();
-        let window = (WINDOW_BUDGET / holding.max(1)).max(MIN_WINDOW);
-        for (result, run) in results.iter().zip(runs) {
-            let range = result.offsets[lo]..result.offsets[hi];
-            if !range.is_empty() {
-                cursors.push(RangeItems::new(run, range, window, job.handle));
+impl Reduce<'_> {
+    /// Builds shard `shard` from the runs and writes it into the dataset. The runs' ranges are
+    /// merged lazily, a window at a time, and the shard is encoded a row group at a time into a
+    /// scratch file, so memory does not grow with the shard.
+    fn reduce_shard(&self, shard: &ShardSlice) -> Result<ShardEntry, PipelineError> {
+        let (job, starts, results) = (self.job, &self.starts, self.mapped);
+        let task = job.plan.spec.pairs.task;
+        let mut cursors = Vec::new();
+        let mut skip = 0;
+        if shard.rows > 0 {
+            let covering = starts.covering(shard.bin_index, shard.first, shard.rows);
+            skip = shard.first - starts.starts[shard.bin_index][*covering.start()];
+            let (lo, hi) = (
+                shard.bin_index * starts.ranges + covering.start(),
+                shard.bin_index * starts.ranges + covering.end() + 1,
+            );
+            let holding = results.iter().filter(|r| r.offsets[hi] > r.offsets[lo]).count();
+            let window = (WINDOW_BUDGET / holding.max(1)).max(MIN_WINDOW);
+            for (result, run) in results.iter().zip(&self.runs) {
+                let range = result.offsets[lo]..result.offsets[hi];
+                if !range.is_empty() {
+                    cursors.push(RangeItems::new(run, range, window, job.handle));
+                }
             }
         }
-    }
-    let mut merge = Merge::new(cursors)?;
-    for _ in 0..skip {
-        if merge.next().transpose()?.is_none() {
-            break;
+        let mut merge = Merge::new(cursors)?;
+        for _ in 0..skip {
+            if merge.next().transpose()?.is_none() {
+                break;
+            }
         }
-    }
-    let mut taken = 0u64;
-    let rows = std::iter::from_fn(|| {
-        if taken == shard.rows {
-            return None;
+        let mut taken = 0u64;
+        let rows = std::iter::from_fn(|| {
+            if taken == shard.rows {
+                return None;
+            }
+            taken += 1;
+            let (key, payload) = match merge.next()? {
+                Ok(item) => item,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(
+                codec::get_example(&mut codec::Reader::new(&payload))
+                    .ok_or_else(|| PipelineError::Internal("an exchanged example cannot be decoded".into()))
+                    .map(|example| Example::placed(example, shard.first_example_id + taken - 1, key.bin, task)),
+            )
+        });
+        let spill = job.scratch.subfolder("reduce-")?;
+        let file = spill.path().join("shard.parquet");
+        let entry = self.writer.encode_to_file(&shard.path, shard.bin, rows, &file)?;
+        if entry.rows != shard.rows {
+            return Err(PipelineError::Internal(format!(
+                "shard {} got {} of its {} examples from the runs",
+                shard.path, entry.rows, shard.rows
+            )));
         }
-        taken += 1;
-        let (key, payload) = match merge.next()? {
-            Ok(item) => item,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(
-            codec::get_example(&mut codec::Reader::new(&payload))
-                .ok_or_else(|| PipelineError::Internal("an exchanged example cannot be decoded".into()))
-                .map(|example| Placed {
-                    example_id: shard.first_example_id + taken - 1,
-                    bin: key.bin,
-                    example,
-                }),
-        )
-    });
-    let spill = job.scratch.subfolder("reduce-")?;
-    let file = spill.path().join("shard.parquet");
-    let entry = writer.encode_to_file(&shard.path, shard.bin, rows, &file)?;
-    if entry.rows != shard.rows {
-        return Err(PipelineError::Internal(format!(
-            "shard {} got {} of its {} examples from the runs",
-            shard.path, entry.rows, shard.rows
-        )));
+        job.handle
+            .block_on(job.plan.dataset.join(&entry.path).write_file(&file))?;
+        Ok(entry)
     }
-    job.handle.block_on(dataset.join(&entry.path).write_file(&file))?;
-    Ok(entry)
 }
 
 /// Bytes of run windows one reducer holds at most (split over the runs it reads).
@@ -231,11 +262,6 @@ impl Iterator for Merge<'_> {
         }
         Some(Ok((key, payload)))
     }
-}
-
-/// The run of every group, in group order.
-pub fn runs(exchange: &super::exchange::Exchange, groups: usize) -> Vec<Location> {
-    (0..groups).map(|g| run_object(exchange, g)).collect()
 }
 
 #[cfg(test)]

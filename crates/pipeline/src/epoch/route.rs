@@ -3,11 +3,12 @@
 //! little-endian `u32` length and its [`codec`](super::codec) form.
 
 use super::codec::{Reader, get_document, put_document};
-use super::documents::{self, OwnedDocument};
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Phase, PhaseWork};
 use super::partition::partition_of;
 use crate::PipelineError;
-use maskforge_schema::ShardEntry;
+use crate::progress::Progress;
+use maskforge_schema::documents::Document;
+use maskforge_schema::{Dataset, DocumentsManifest};
 use maskforge_store::Location;
 use serde::{Deserialize, Serialize};
 
@@ -60,42 +61,72 @@ pub fn routed_object(exchange: &Exchange, group: usize, shard: usize) -> Locatio
     exchange.object(&format!("docs/g-{group:05}/s-{shard:05}.bin"))
 }
 
-/// Splits documents shard `index` by group into the exchange.
-pub async fn route_shard(
-    documents_dir: &Location,
-    shard: &ShardEntry,
-    index: usize,
-    grouping: Grouping,
-    exchange: &Exchange,
-) -> Result<RouteResult, PipelineError> {
-    let mut buffers = vec![Vec::new(); grouping.groups];
-    let mut count = 0u64;
-    let mut record = Vec::new();
-    documents::read_shard(documents_dir, shard, |doc| {
-        count += 1;
-        let group = grouping.group_of(partition_of(doc.doc_id, grouping.partitions));
-        record.clear();
-        put_document(&mut record, &doc);
-        let out = &mut buffers[group];
-        out.extend_from_slice(&(record.len() as u32).to_le_bytes());
-        out.extend_from_slice(&record);
-    })
-    .await?;
-    let mut group_bytes = Vec::with_capacity(buffers.len());
-    for (group, bytes) in buffers.into_iter().enumerate() {
-        group_bytes.push(bytes.len() as u64);
-        if !bytes.is_empty() {
-            routed_object(exchange, group, index).write(bytes.into()).await?;
-        }
+/// The route phase: one unit per documents shard, split by group into the exchange.
+pub struct Route<'a> {
+    /// The documents dataset.
+    pub documents: &'a Dataset<DocumentsManifest>,
+    /// Partitions and groups.
+    pub grouping: Grouping,
+    /// Where the groups go.
+    pub exchange: &'a Exchange,
+    /// The I/O runtime.
+    pub handle: &'a tokio::runtime::Handle,
+    /// Receives the bytes and documents read.
+    pub progress: &'a dyn Progress,
+}
+
+impl PhaseWork for Route<'_> {
+    const PHASE: Phase = Phase::Route;
+    type Output = RouteResult;
+
+    fn unit_sizes(&self) -> Vec<u64> {
+        self.documents.manifest().shards.iter().map(|s| s.bytes).collect()
     }
-    Ok(RouteResult {
-        documents: count,
-        group_bytes,
-    })
+
+    fn run_unit(&self, index: usize) -> Result<RouteResult, PipelineError> {
+        let result = self.handle.block_on(self.route_shard(index))?;
+        let bytes = self.documents.shard(index)?.bytes;
+        self.progress.advance(bytes, result.documents);
+        Ok(result)
+    }
+}
+
+impl Route<'_> {
+    /// Splits documents shard `index` by group into the exchange.
+    async fn route_shard(&self, index: usize) -> Result<RouteResult, PipelineError> {
+        let grouping = self.grouping;
+        let mut buffers = vec![Vec::new(); grouping.groups];
+        let mut count = 0u64;
+        let mut record = Vec::new();
+        self.documents
+            .for_each_batch(index, |docs| {
+                for doc in &docs {
+                    count += 1;
+                    let group = grouping.group_of(partition_of(doc.doc_id, grouping.partitions));
+                    record.clear();
+                    put_document(&mut record, doc);
+                    let out = &mut buffers[group];
+                    out.extend_from_slice(&(record.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&record);
+                }
+            })
+            .await?;
+        let mut group_bytes = Vec::with_capacity(buffers.len());
+        for (group, bytes) in buffers.into_iter().enumerate() {
+            group_bytes.push(bytes.len() as u64);
+            if !bytes.is_empty() {
+                routed_object(self.exchange, group, index).write(bytes.into()).await?;
+            }
+        }
+        Ok(RouteResult {
+            documents: count,
+            group_bytes,
+        })
+    }
 }
 
 /// Reads back the documents of a routed object, in order.
-pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<OwnedDocument>, PipelineError> {
+pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<Document>, PipelineError> {
     let bad = || PipelineError::Internal(format!("exchange object {url} is damaged"));
     let mut docs = Vec::new();
     let mut rest = bytes;

@@ -99,8 +99,10 @@ mod tests {
             word_starts: vec![true; n],
             masked_positions: vec![1],
             masked_labels: vec![77],
+            mask_kinds: vec![0],
             nsp_label: -1,
             sop_label: label,
+            ..Example::default()
         };
         let batch = Batch::collate(&[e(3, 1), e(9, -1)], 0, SentenceTask::Sop);
         assert_eq!((batch.size, batch.seq_len), (2, 16));

@@ -1,10 +1,10 @@
 //! Online re-masking: fresh masks for every training epoch from one materialised epoch, with the
-//! masking code of the epoch job (the `maskforge-masking` crate). The original tokens are
-//! restored from the stored labels; word starts and special positions are the stored ones.
+//! masking code and the resolved spec of the epoch job (the `maskforge-masking` crate and the
+//! manifest's `spec`). The original tokens are restored from the stored labels; word starts and
+//! special positions are the stored ones.
 
 use super::dataset::Example;
 use crate::TrainerError;
-use maskforge_config::MaskingConfig;
 use maskforge_masking::{Assembled, MaskStats, Masker, SpecialTokenNames, Vocabulary, mix64};
 use maskforge_schema::ExamplesManifest;
 
@@ -21,30 +21,28 @@ impl Remasker {
         Self { masker, cls, sep }
     }
 
-    /// The re-masker of the dataset's own masking configuration (its manifest) and vocabulary.
+    /// The re-masker of the dataset's own masking spec (its manifest) and vocabulary.
     /// MacBERT similar-word replacement needs the synonym table, which the dataset does not
     /// carry: build that masker yourself and use [`Remasker::new`].
     pub fn from_manifest(manifest: &ExamplesManifest, vocab: Vec<String>) -> Result<Self, TrainerError> {
-        let what = "manifest config.masking";
-        let config: MaskingConfig = serde_json::from_value(manifest.config["masking"].clone())
-            .map_err(|e| TrainerError::config(what, e.to_string()))?;
-        if config.replace.similar > 0.0 {
+        let spec = manifest.spec.as_ref().ok_or_else(|| {
+            TrainerError::config(
+                "manifest spec",
+                "the epoch was written by a maskforge without the resolved spec in its manifest; run the epoch again",
+            )
+        })?;
+        if spec.masking.uses_similar_words() {
             return Err(TrainerError::config(
-                what,
+                "manifest spec.masking",
                 "similar-word replacement needs the synonym table; build the Masker with it and use Remasker::new",
             ));
         }
-        let token = |key: &str, default: &str| manifest.config["pairs"][key].as_str().unwrap_or(default).to_owned();
-        let names = SpecialTokenNames {
-            cls: token("cls_token", "[CLS]"),
-            sep: token("sep_token", "[SEP]"),
-            mask: config.mask_token.clone(),
-        };
-        let vocabulary = Vocabulary::new(vocab, &[], &names, config.random_pool)
+        let names = SpecialTokenNames::of(&spec.pairs, &spec.masking);
+        let vocabulary = Vocabulary::new(vocab, &[], &names, spec.masking.random_pool)
             .map_err(|e| TrainerError::config("vocab.txt", e.to_string()))?;
         let (cls, sep) = (vocabulary.cls, vocabulary.sep);
         Ok(Self::new(
-            Masker::new(&config, vocabulary, None, manifest.seed),
+            Masker::new(&spec.masking, vocabulary, None, manifest.seed),
             cls,
             sep,
         ))
@@ -70,6 +68,7 @@ impl Remasker {
             input_ids: masks.input_ids,
             masked_positions: masks.masked_positions,
             masked_labels: masks.masked_labels,
+            mask_kinds: masks.mask_kinds,
             ..example.clone()
         }
     }

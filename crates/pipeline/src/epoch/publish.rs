@@ -1,0 +1,131 @@
+//! Publishing an epoch: the vocabulary and the manifest written last (by one worker only, with
+//! a conditional create, when several finish one run), then the exchange and the shards of the
+//! replaced epoch removed; and reading back what is published.
+
+use super::EXCHANGE_FOLDER;
+use super::EpochReport;
+use super::plan::EpochPlan;
+use crate::lease::Lease;
+use crate::workers::Workers;
+use crate::{PipelineError, dataset};
+use maskforge_schema::{
+    Dataset, EpochStats, ExamplesManifest, ShardEntry, TOOL_VERSION, VOCAB_FILE, VocabEntry, examples,
+};
+use maskforge_store::{Location, StoreError, sha256_hex};
+use std::collections::BTreeSet;
+
+impl EpochPlan {
+    /// The report of `manifest`, published in this plan's dataset.
+    pub fn report(&self, manifest: ExamplesManifest) -> EpochReport {
+        EpochReport {
+            dataset_url: self.dataset.url(),
+            manifest,
+        }
+    }
+}
+
+/// The manifest published in the plan's dataset, if any.
+pub async fn published(plan: &EpochPlan) -> Result<Option<ExamplesManifest>, PipelineError> {
+    Ok(Dataset::<ExamplesManifest>::open_published(plan.dataset.clone())
+        .await?
+        .map(Dataset::into_manifest))
+}
+
+/// The report of the epoch another worker published for this plan.
+pub fn read_back(plan: &EpochPlan, handle: &tokio::runtime::Handle) -> Result<EpochReport, PipelineError> {
+    let manifest = handle
+        .block_on(published(plan))?
+        .filter(|m| m.config_hash == plan.config_hash)
+        .ok_or_else(|| PipelineError::Internal("the manifest disappeared after publication".into()))?;
+    Ok(plan.report(manifest))
+}
+
+/// The shard paths an earlier manifest at `location` lists, read leniently (a damaged manifest
+/// still names its shards where its JSON parses): what a new epoch here replaces.
+pub async fn listed_shards(location: &Location) -> Result<BTreeSet<String>, PipelineError> {
+    let bytes = match location.read().await {
+        Ok(bytes) => bytes,
+        Err(StoreError::NotFound { .. }) => return Ok(BTreeSet::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok(value["shards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["path"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Writes the vocabulary and the manifest of the built epoch, then removes the exchange and
+/// the replaced epoch's shards and releases the lease. When another worker published first,
+/// its manifest is the report.
+pub fn publish(
+    plan: &EpochPlan,
+    lease: Lease,
+    shards: Vec<ShardEntry>,
+    stats: EpochStats,
+    workers: Workers,
+    handle: &tokio::runtime::Handle,
+) -> Result<EpochReport, PipelineError> {
+    let (dataset, manifest_location) = (&plan.dataset, &plan.manifest_location);
+    let vocab_text = plan.tokens.join("\n") + "\n";
+    let manifest = ExamplesManifest {
+        schema_version: examples::SCHEMA_VERSION.to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
+        documents_manifest_sha256: plan.documents.manifest_sha256().to_owned(),
+        config_hash: plan.config_hash.clone(),
+        config: plan.content.clone(),
+        spec: Some(plan.spec.clone()),
+        seed: plan.seed,
+        epoch: plan.epoch,
+        pair_epoch: plan.pair_epoch,
+        tokenizer_hash: plan.tokenizer_hash.clone(),
+        synonyms_hash: plan.synonyms_hash.clone(),
+        vocab: VocabEntry {
+            path: VOCAB_FILE.to_owned(),
+            size: plan.tokens.len() as u64,
+            sha256: sha256_hex(vocab_text.as_bytes()),
+        },
+        shards,
+        stats,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
+    let created = handle.block_on(async {
+        dataset::verify_shards(dataset, &manifest.shards, false)
+            .await
+            .map_err(|problem| {
+                PipelineError::input(
+                    &manifest_location.url(),
+                    format!("not published: {problem}; run the epoch again"),
+                )
+            })?;
+        lease.check().await?;
+        dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
+        if workers.count > 1 {
+            Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
+        } else {
+            manifest_location.write(json.into()).await?;
+            Ok(true)
+        }
+    })?;
+    if !created {
+        handle.block_on(lease.release(false))?;
+        return read_back(plan, handle);
+    }
+    handle.block_on(async {
+        dataset.join(EXCHANGE_FOLDER).delete_all().await?;
+        let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
+        dataset::remove_replaced(dataset, &lease.replaces().await?, &keep).await?;
+        lease.release(true).await
+    })?;
+    if manifest.stats.examples < manifest.shards.len() as u64 {
+        log::warn!(
+            "{}: {} examples in {} shards; some shards are empty (lower output.example_shards)",
+            dataset.url(),
+            manifest.stats.examples,
+            manifest.shards.len()
+        );
+    }
+    Ok(plan.report(manifest))
+}
