@@ -253,6 +253,20 @@ def main():
     if manifest["pair_epoch"] != expected_pair_epoch:
         fail(f"pair_epoch {manifest['pair_epoch']}, expected {expected_pair_epoch} "
              f"(epoch {manifest['epoch']}, rebuild_each_epoch {pairs['rebuild_each_epoch']})")
+    # The resolved spec agrees with the configuration it was resolved from.
+    require(manifest, ["spec"], "manifest.json")
+    spec = manifest["spec"]
+    require(spec, ["pairs", "masking"], "manifest spec")
+    for key in ["task", "max_seq_length", "short_seq_prob", "single_sentence", "cls_token", "sep_token"]:
+        if spec["pairs"].get(key) != pairs.get(key):
+            fail(f"spec.pairs.{key} is {spec['pairs'].get(key)!r}, config.pairs.{key} is {pairs.get(key)!r}")
+    for key in ["strategy", "probability", "max_predictions", "budget_unit", "replacement_unit", "replace",
+                "span_p", "random_pool", "mask_token"]:
+        if spec["masking"].get(key) != masking.get(key):
+            fail(f"spec.masking.{key} is {spec['masking'].get(key)!r}, config.masking.{key} is {masking.get(key)!r}")
+    weights = masking.get("ngram_weights") or [1.0 / k for k in range(1, masking["ngram_max"] + 1)]
+    if spec["masking"].get("ngram_weights") != weights:
+        fail(f"spec.masking.ngram_weights is {spec['masking'].get('ngram_weights')!r}, expected {weights!r}")
     folder = os.path.basename(os.path.normpath(root))
     if folder.isdigit() and int(folder) != manifest["epoch"]:
         fail(f"folder {folder} holds epoch {manifest['epoch']}")

@@ -67,6 +67,12 @@ impl Scratch {
     }
 }
 
+/// The error for a failed read or write of spill file `path` (a sorted run, a partition, a map
+/// output) in the scratch folder.
+pub fn spill_error(path: &Path, e: std::io::Error) -> PipelineError {
+    PipelineError::Internal(format!("spill file {}: {e}", path.display()))
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);

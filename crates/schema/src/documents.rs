@@ -182,3 +182,58 @@ pub fn decode(batch: &RecordBatch) -> Result<Vec<Document>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(doc_id: u64) -> Document {
+        Document {
+            doc_id,
+            input_ids: vec![5, 6, 7, 8, 9],
+            sentence_ends: vec![2, 5],
+            word_starts: vec![true, false, true, true, false],
+            text: "第一句。Second one.".into(),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_with_and_without_text() {
+        let rows = vec![document(3), document(9)];
+        let batch = encode(&rows, "zh", true).unwrap();
+        check_schema(batch.schema().as_ref()).unwrap();
+        assert_eq!(decode(&batch).unwrap(), rows);
+        let batch = encode(&rows, "zh", false).unwrap();
+        check_schema(batch.schema().as_ref()).unwrap();
+        let back = decode(&batch).unwrap();
+        assert_eq!(back[0].text, "");
+        assert_eq!(back[1].input_ids, rows[1].input_ids);
+        assert_eq!(
+            rows[0].payload_bytes(),
+            (8 + 4 + 20 + 8 + 1 + rows[0].text.len()) as u64
+        );
+    }
+
+    #[test]
+    fn decode_rejects_documents_that_break_the_contract() {
+        type Breaks = fn(&mut Document);
+        let broken: [(&str, Breaks); 4] = [
+            ("4 word starts for 5 tokens", |d| {
+                d.word_starts.pop();
+            }),
+            ("sentence ends do not increase", |d| d.sentence_ends = vec![3, 3, 5]),
+            ("not the token count 5", |d| d.sentence_ends = vec![2, 4]),
+            ("not the token count 5", |d| d.sentence_ends.clear()),
+        ];
+        for (expected, breaks) in broken {
+            let mut bad = document(8);
+            breaks(&mut bad);
+            let batch = encode(&[document(1), bad], "en", false).unwrap();
+            let err = decode(&batch).unwrap_err();
+            assert!(
+                err.contains("document 8") && err.contains(expected),
+                "{expected}: {err}"
+            );
+        }
+    }
+}

@@ -269,3 +269,82 @@ pub fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Example>, Strin
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(id: u64) -> Example {
+        Example {
+            example_id: id,
+            doc_id: 40 + id,
+            input_ids: vec![101, 7, 8, 102, 9, 102],
+            token_type_ids: vec![0, 0, 0, 0, 1, 1],
+            word_starts: vec![true, true, false, true, true, true],
+            masked_positions: vec![1, 4],
+            masked_labels: vec![7, 9],
+            mask_kinds: vec![0, 3],
+            pair_type: 1,
+            nsp_label: 1,
+            sop_label: -1,
+            bin: 2,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_with_and_without_the_bin() {
+        let rows = vec![example(0), example(1)];
+        let batch = encode(&rows, true).unwrap();
+        check_schema(batch.schema().as_ref()).unwrap();
+        assert_eq!(decode(&batch, 0).unwrap(), rows);
+        let batch = encode(&rows, false).unwrap();
+        check_schema(batch.schema().as_ref()).unwrap();
+        let back = decode(&batch, 0).unwrap();
+        assert!(back.iter().all(|e| e.bin == 0), "without the column the bin reads as 0");
+        assert_eq!(back[1].input_ids, rows[1].input_ids);
+    }
+
+    #[test]
+    fn decode_rejects_rows_that_break_the_contract_naming_the_row() {
+        type Breaks = fn(&mut Example);
+        let broken: [(&str, Breaks); 6] = [
+            ("outside the 6 tokens", |e| e.masked_positions[1] = 6),
+            ("do not increase", |e| e.masked_positions = vec![4, 1]),
+            ("mask kind 7", |e| e.mask_kinds[0] = 7),
+            ("pair type 9", |e| e.pair_type = 9),
+            ("word_starts has 5 entries", |e| {
+                e.word_starts.pop();
+            }),
+            ("masked_labels has 1 entries", |e| {
+                e.masked_labels.pop();
+            }),
+        ];
+        for (expected, breaks) in broken {
+            let mut bad = example(5);
+            breaks(&mut bad);
+            let batch = encode(&[example(4), bad], true).unwrap();
+            let err = decode(&batch, 100).unwrap_err();
+            assert!(
+                err.contains("row 102 (example 5)") && err.contains(expected),
+                "{expected}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_column_type_fails_the_schema_check() {
+        let batch = encode(&[example(0)], false).unwrap();
+        let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[9] = Field::new(NSP_LABEL, DataType::Int64, false);
+        let err = check_schema(&Schema::new(fields)).unwrap_err();
+        assert!(err.contains(NSP_LABEL), "{err}");
+        let without: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .skip(1)
+            .map(|f| f.as_ref().clone())
+            .collect();
+        assert!(check_schema(&Schema::new(without)).unwrap_err().contains(EXAMPLE_ID));
+    }
+}

@@ -60,13 +60,69 @@ impl DocumentCounts {
     }
 
     /// Counts one skipped record.
-    pub fn skip(&mut self, reason: &str) {
-        *self.skipped.entry(reason.to_owned()).or_default() += 1;
+    pub fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason.name().to_owned()).or_default() += 1;
     }
 
     /// Whether every record read is a document or a counted skip.
     pub fn balanced(&self) -> bool {
         self.records_in == self.documents_out + self.skipped.values().sum::<u64>()
+    }
+}
+
+/// Why prepare turned a record into no document; counted under [`SkipReason::name`] in
+/// `counts.skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// A line of a text document or a JSON line is not valid UTF-8.
+    InvalidUtf8,
+    /// A JSON line does not parse, or is not an object.
+    InvalidJson,
+    /// The text field is absent, null or not a string.
+    MissingText,
+    /// A record longer than `sources.N.max_record_bytes`.
+    RecordTooLarge,
+    /// The source's `filter` is false or NULL for the row.
+    Filtered,
+    /// No token is left after cleaning, sentence splitting and tokenizing.
+    Empty,
+    /// Fewer tokens than `text.min_tokens`.
+    TooShort,
+    /// The tokenizer returned an error.
+    TokenizerError,
+}
+
+impl SkipReason {
+    /// Every reason.
+    pub const ALL: [SkipReason; 8] = [
+        Self::InvalidUtf8,
+        Self::InvalidJson,
+        Self::MissingText,
+        Self::RecordTooLarge,
+        Self::Filtered,
+        Self::Empty,
+        Self::TooShort,
+        Self::TokenizerError,
+    ];
+
+    /// The name counted in manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::InvalidJson => "invalid_json",
+            Self::MissingText => "missing_text",
+            Self::RecordTooLarge => "record_too_large",
+            Self::Filtered => "filtered",
+            Self::Empty => "empty",
+            Self::TooShort => "too_short",
+            Self::TokenizerError => "tokenizer_error",
+        }
+    }
+
+    /// Whether the record is malformed: logged, and fatal under `on_bad_record = "fail"`
+    /// (`filtered`, `empty` and `too_short` are ordinary outcomes, only counted).
+    pub fn malformed(self) -> bool {
+        !matches!(self, Self::Filtered | Self::Empty | Self::TooShort)
     }
 }
 

@@ -10,7 +10,7 @@ mod shard;
 mod tls;
 
 pub use expand::{InputFile, expand};
-pub use location::Location;
+pub use location::{Entry, Location};
 pub use reader::StreamingReader;
 pub use redact::{is_secret_variable, redact};
 pub use shard::{DigestWriter, ShardEncoder, ShardOptions, sha256_hex};

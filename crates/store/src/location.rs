@@ -483,8 +483,31 @@ impl Location {
         Ok(())
     }
 
+    /// Every object below this location (recursively), sorted by path, each with its path
+    /// relative to this location (`epochs/3/manifest.json` listed from the output root is
+    /// `3/manifest.json` from `epochs`).
+    pub async fn entries(&self) -> Result<Vec<Entry>, StoreError> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|meta| {
+                let relative: Vec<String> = meta
+                    .location
+                    .prefix_match(&self.path)?
+                    .map(|part| part.as_ref().to_owned())
+                    .collect();
+                Some(Entry {
+                    relative: relative.join("/"),
+                    size: meta.size,
+                    location: self.sibling(meta.location),
+                })
+            })
+            .collect())
+    }
+
     /// Every object below this location (recursively), sorted by path.
-    pub async fn list(&self) -> Result<Vec<ObjectMeta>, StoreError> {
+    pub(crate) async fn list(&self) -> Result<Vec<ObjectMeta>, StoreError> {
         let prefix = (!self.path.as_ref().is_empty()).then_some(&self.path);
         let mut all: Vec<ObjectMeta> = match self.store.list(prefix).try_collect().await {
             Ok(all) => all,
@@ -502,6 +525,24 @@ impl Location {
             base: self.base.clone(),
             path,
         }
+    }
+}
+
+/// An object found by [`Location::entries`].
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Where it is.
+    pub location: Location,
+    /// Its path below the listed location, parts joined with `/`.
+    pub relative: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl Entry {
+    /// The last part of its path.
+    pub fn file_name(&self) -> &str {
+        self.relative.rsplit('/').next().unwrap_or(&self.relative)
     }
 }
 

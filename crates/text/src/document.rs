@@ -29,16 +29,6 @@ pub enum Rejection {
     TooShort,
 }
 
-impl Rejection {
-    /// The reason as counted in manifests.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rejection::Empty => "empty",
-            Rejection::TooShort => "too_short",
-        }
-    }
-}
-
 /// Runs the text path over documents; shareable across threads.
 pub struct TextProcessor {
     tokenizer: TextTokenizer,

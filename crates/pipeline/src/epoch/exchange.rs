@@ -155,12 +155,16 @@ impl Exchange {
         let folder = self.root.join("done");
         let prefix = format!("{}-", phase.name());
         Ok(folder
-            .list()
+            .entries()
             .await?
-            .into_iter()
-            .filter_map(|meta| {
-                let name = meta.location.filename()?;
-                name.strip_prefix(&prefix)?.strip_suffix(".json")?.parse().ok()
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .relative
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
             })
             .collect())
     }

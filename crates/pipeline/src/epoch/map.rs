@@ -6,13 +6,15 @@
 
 use super::codec;
 use super::exchange::{Exchange, Phase, PhaseWork};
+use super::frame::{item_size, put_item};
 use super::layout::{Bins, range_of, ranges_per_bin};
 use super::partition::{Partitions, partition_of};
 use super::plan::EpochJob;
 use super::route::{Grouping, RouteResult, decode_routed, routed_object};
-use super::shuffle::{ExternalSorter, SortKey, put_item};
+use super::shuffle::{ExternalSorter, SortKey};
 use super::stats::unit_stats;
 use crate::PipelineError;
+use crate::scratch::spill_error;
 use maskforge_masking::{Instance, MaskStats, Packer, PairSpec, PairStats, Purpose, keyed_u64, pair_instances};
 use maskforge_schema::EpochStats;
 use maskforge_schema::documents::Document;
@@ -149,7 +151,7 @@ fn map_group(
     let mut counts = vec![0u64; slots];
     let mut offsets = Vec::with_capacity(slots + 1);
     let path = spill.path().join("run.bin");
-    let io = |e: std::io::Error| PipelineError::Internal(format!("map run {}: {e}", path.display()));
+    let io = |e| spill_error(&path, e);
     let mut out = BufWriter::new(std::fs::File::create(&path).map_err(io)?);
     let mut written = 0u64;
     for item in sorter.finish()? {
@@ -160,7 +162,7 @@ fn map_group(
         }
         counts[slot] += 1;
         put_item(&mut out, key, &payload).map_err(io)?;
-        written += 21 + payload.len() as u64;
+        written += item_size(payload.len());
     }
     offsets.resize(slots + 1, written);
     out.flush().map_err(io)?;

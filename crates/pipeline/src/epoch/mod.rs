@@ -8,6 +8,7 @@
 
 mod codec;
 mod exchange;
+mod frame;
 mod layout;
 mod map;
 mod partition;
@@ -69,20 +70,12 @@ pub struct EpochReport {
 pub fn next_epoch(config: &PipelineConfig) -> Result<u32, PipelineError> {
     let runtime = dataset::io_runtime()?;
     let epochs = Location::parse(&config.output.url)?.join("epochs");
-    let prefix = epochs.path().clone();
     let published: std::collections::BTreeSet<u32> = runtime
-        .block_on(epochs.list())?
+        .block_on(epochs.entries())?
         .into_iter()
-        .filter_map(|meta| {
-            let parts: Vec<String> = meta
-                .location
-                .prefix_match(&prefix)?
-                .map(|p| p.as_ref().to_owned())
-                .collect();
-            match parts.as_slice() {
-                [epoch, file] if file == MANIFEST_FILE => epoch.parse().ok(),
-                _ => None,
-            }
+        .filter_map(|entry| match entry.relative.split_once('/') {
+            Some((epoch, MANIFEST_FILE)) => epoch.parse().ok(),
+            _ => None,
         })
         .collect();
     Ok((0..).find(|e| !published.contains(e)).unwrap_or(0))

@@ -5,11 +5,13 @@
 //! documents).
 
 use super::codec::{Reader, get_document, put_document};
+use super::frame::{put_record, records};
 use crate::PipelineError;
+use crate::scratch::spill_error;
 use maskforge_masking::mix64;
 use maskforge_schema::documents::Document;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 /// Where documents go until their partition is processed.
@@ -35,10 +37,6 @@ pub fn partition_of(doc_id: u64, count: usize) -> usize {
     (mix64(doc_id, 0x7061_7274) % count as u64) as usize
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> PipelineError {
-    PipelineError::Internal(format!("spill file {}: {e}", path.display()))
-}
-
 impl Partitions {
     /// `count` partitions, spilled under `dir` when more than one.
     pub fn new(count: usize, dir: &Path) -> Result<Self, PipelineError> {
@@ -48,7 +46,7 @@ impl Partitions {
         let paths: Vec<PathBuf> = (0..count).map(|p| dir.join(format!("partition-{p:05}.bin"))).collect();
         let writers = paths
             .iter()
-            .map(|p| File::create(p).map(BufWriter::new).map_err(|e| io_error(p, e)))
+            .map(|p| File::create(p).map(BufWriter::new).map_err(|e| spill_error(p, e)))
             .collect::<Result<_, _>>()?;
         Ok(Self::Spilled { paths, writers })
     }
@@ -61,10 +59,7 @@ impl Partitions {
             Self::Spilled { paths, writers } => {
                 let mut record = Vec::new();
                 put_document(&mut record, &doc);
-                let w = &mut writers[p];
-                w.write_all(&(record.len() as u32).to_le_bytes())
-                    .and_then(|()| w.write_all(&record))
-                    .map_err(|e| io_error(&paths[p], e))?;
+                put_record(&mut writers[p], &record).map_err(|e| spill_error(&paths[p], e))?;
             }
         }
         Ok(())
@@ -80,29 +75,23 @@ impl Partitions {
             Self::Spilled { paths, writers } => {
                 for (w, p) in writers.into_iter().zip(&paths) {
                     w.into_inner()
-                        .map_err(|e| io_error(p, e.into_error()))?
+                        .map_err(|e| spill_error(p, e.into_error()))?
                         .sync_all()
-                        .map_err(|e| io_error(p, e))?;
+                        .map_err(|e| spill_error(p, e))?;
                 }
                 for path in &paths {
                     let mut bytes = Vec::new();
                     File::open(path)
                         .and_then(|mut f| f.read_to_end(&mut bytes))
-                        .map_err(|e| io_error(path, e))?;
-                    let mut docs = Vec::new();
-                    let mut rest: &[u8] = &bytes;
-                    while rest.len() >= 4 {
-                        let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                        let record = rest
-                            .get(4..4 + n)
-                            .ok_or_else(|| io_error(path, std::io::ErrorKind::UnexpectedEof.into()))?;
-                        let doc = get_document(&mut Reader::new(record))
-                            .ok_or_else(|| io_error(path, std::io::ErrorKind::InvalidData.into()))?;
-                        docs.push(doc);
-                        rest = &rest[4 + n..];
-                    }
+                        .map_err(|e| spill_error(path, e))?;
+                    let damaged = || spill_error(path, std::io::ErrorKind::InvalidData.into());
+                    let docs = records(&bytes)
+                        .map(|record| {
+                            get_document(&mut Reader::new(record.map_err(|_| damaged())?)).ok_or_else(damaged)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
                     drop(bytes);
-                    std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
+                    std::fs::remove_file(path).map_err(|e| spill_error(path, e))?;
                     each(docs)?;
                 }
                 Ok(())

@@ -5,6 +5,7 @@
 
 use super::codec;
 use super::exchange::{Exchange, Phase, PhaseWork};
+use super::frame::parse_item;
 use super::layout::ShardSlice;
 use super::map::{MapResult, run_object};
 use super::plan::EpochJob;
@@ -202,16 +203,14 @@ impl<'a> RangeItems<'a> {
     fn next_item(&mut self) -> Result<Option<(SortKey, Vec<u8>)>, PipelineError> {
         loop {
             let unread = &self.buffer[self.at..];
-            let needed = match unread.get(17..21) {
-                Some(len) => 21 + u32::from_le_bytes(len.try_into().map_err(|_| self.damaged())?) as usize,
-                None => 21,
+            let needed = match parse_item(unread) {
+                Ok((key, payload, size)) => {
+                    let item = (key, payload.to_vec());
+                    self.at += size;
+                    return Ok(Some(item));
+                }
+                Err(needed) => needed,
             };
-            if unread.len() >= needed {
-                let key: &[u8; 17] = unread[..17].try_into().map_err(|_| self.damaged())?;
-                let item = (SortKey::from_bytes(key), unread[21..needed].to_vec());
-                self.at += needed;
-                return Ok(Some(item));
-            }
             if self.next >= self.end {
                 return if unread.is_empty() {
                     Ok(None)
@@ -267,7 +266,7 @@ impl Iterator for Merge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::epoch::shuffle::put_item;
+    use crate::epoch::frame::put_item;
 
     /// Items written like a map run, read back through windows far smaller than one item.
     #[test]

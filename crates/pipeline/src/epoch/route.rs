@@ -4,6 +4,7 @@
 
 use super::codec::{Reader, get_document, put_document};
 use super::exchange::{Exchange, Phase, PhaseWork};
+use super::frame::{put_record, records};
 use super::partition::partition_of;
 use crate::PipelineError;
 use crate::progress::Progress;
@@ -105,9 +106,8 @@ impl Route<'_> {
                     let group = grouping.group_of(partition_of(doc.doc_id, grouping.partitions));
                     record.clear();
                     put_document(&mut record, doc);
-                    let out = &mut buffers[group];
-                    out.extend_from_slice(&(record.len() as u32).to_le_bytes());
-                    out.extend_from_slice(&record);
+                    // Writing into a Vec cannot fail.
+                    let _ = put_record(&mut buffers[group], &record);
                 }
             })
             .await?;
@@ -128,18 +128,9 @@ impl Route<'_> {
 /// Reads back the documents of a routed object, in order.
 pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<Document>, PipelineError> {
     let bad = || PipelineError::Internal(format!("exchange object {url} is damaged"));
-    let mut docs = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let n = rest
-            .get(..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(bad)?;
-        let record = rest.get(4..4 + n).ok_or_else(bad)?;
-        docs.push(get_document(&mut Reader::new(record)).ok_or_else(bad)?);
-        rest = &rest[4 + n..];
-    }
-    Ok(docs)
+    records(bytes)
+        .map(|record| get_document(&mut Reader::new(record.map_err(|_| bad())?)).ok_or_else(bad))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! (length bin, rank, key). Sorting is external: beyond the memory budget, sorted runs are
 //! spilled to files and merged, so memory does not grow with the corpus.
 
+use super::frame::{put_item, read_item};
 use crate::PipelineError;
+use crate::scratch::spill_error;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Where an example goes in the epoch's order.
@@ -41,14 +43,6 @@ impl SortKey {
     }
 }
 
-/// Appends an item in the form of spilled runs and map outputs: the key, a little-endian `u32`
-/// payload length, the payload.
-pub fn put_item(out: &mut impl Write, key: SortKey, payload: &[u8]) -> std::io::Result<()> {
-    out.write_all(&key.to_bytes())?;
-    out.write_all(&(payload.len() as u32).to_le_bytes())?;
-    out.write_all(payload)
-}
-
 /// Sorts (key, payload) pairs within a memory budget.
 pub struct ExternalSorter {
     budget: usize,
@@ -56,10 +50,6 @@ pub struct ExternalSorter {
     buffer: Vec<(SortKey, Vec<u8>)>,
     buffered: usize,
     runs: Vec<PathBuf>,
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> PipelineError {
-    PipelineError::Internal(format!("shuffle spill file {}: {e}", path.display()))
 }
 
 impl ExternalSorter {
@@ -96,11 +86,11 @@ impl ExternalSorter {
         }
         self.buffer.sort_unstable_by_key(|(k, _)| *k);
         let path = self.dir.join(format!("run-{:05}.bin", self.runs.len()));
-        let mut w = BufWriter::new(File::create(&path).map_err(|e| io_error(&path, e))?);
+        let mut w = BufWriter::new(File::create(&path).map_err(|e| spill_error(&path, e))?);
         for (key, payload) in self.buffer.drain(..) {
-            put_item(&mut w, key, &payload).map_err(|e| io_error(&path, e))?;
+            put_item(&mut w, key, &payload).map_err(|e| spill_error(&path, e))?;
         }
-        w.flush().map_err(|e| io_error(&path, e))?;
+        w.flush().map_err(|e| spill_error(&path, e))?;
         self.buffered = 0;
         self.runs.push(path);
         Ok(())
@@ -118,7 +108,7 @@ impl ExternalSorter {
         for (i, path) in self.runs.iter().enumerate() {
             let mut reader = RunReader {
                 path: path.clone(),
-                inner: BufReader::new(File::open(path).map_err(|e| io_error(path, e))?),
+                inner: BufReader::new(File::open(path).map_err(|e| spill_error(path, e))?),
             };
             if let Some((key, payload)) = reader.next()? {
                 heap.push(Reverse((key, i, payload)));
@@ -137,22 +127,11 @@ pub struct RunReader {
 
 impl RunReader {
     fn next(&mut self) -> Result<Option<(SortKey, Vec<u8>)>, PipelineError> {
-        let mut key = [0u8; 17];
-        match self.inner.read_exact(&mut key) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                let _ = std::fs::remove_file(&self.path);
-                return Ok(None);
-            }
-            Err(e) => return Err(io_error(&self.path, e)),
+        let item = read_item(&mut self.inner).map_err(|e| spill_error(&self.path, e))?;
+        if item.is_none() {
+            let _ = std::fs::remove_file(&self.path);
         }
-        let mut len = [0u8; 4];
-        self.inner.read_exact(&mut len).map_err(|e| io_error(&self.path, e))?;
-        let mut payload = vec![0u8; u32::from_le_bytes(len) as usize];
-        self.inner
-            .read_exact(&mut payload)
-            .map_err(|e| io_error(&self.path, e))?;
-        Ok(Some((SortKey::from_bytes(&key), payload)))
+        Ok(item)
     }
 }
 

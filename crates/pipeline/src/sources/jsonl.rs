@@ -5,6 +5,7 @@ use super::lines::{Line, LineReader};
 use super::{BatchLimits, Record, RecordBody, RecordSource};
 use crate::PipelineError;
 use maskforge_config::SourceConfig;
+use maskforge_schema::SkipReason;
 use serde_json::Value;
 
 /// Records of a JSON Lines file.
@@ -41,7 +42,10 @@ impl JsonLines {
                     return Err(PipelineError::at_line(self.lines.url(), line_number, message));
                 }
                 Line::Complete(bytes) => parse(bytes, &self.text_field, self.id_field.as_deref()),
-                Line::TooLong => (None, bad("record_too_large", format!("line passes {max_bytes} bytes"))),
+                Line::TooLong => (
+                    None,
+                    bad(SkipReason::RecordTooLarge, format!("line passes {max_bytes} bytes")),
+                ),
             };
             let record = Record {
                 index: self.next_index,
@@ -55,20 +59,23 @@ impl JsonLines {
     }
 }
 
-fn bad(reason: &'static str, message: String) -> RecordBody {
+fn bad(reason: SkipReason, message: String) -> RecordBody {
     RecordBody::Bad { reason, message }
 }
 
 fn parse(bytes: &[u8], text_field: &str, id_field: Option<&str>) -> (Option<String>, RecordBody) {
     let Ok(line) = std::str::from_utf8(bytes) else {
-        return (None, bad("invalid_utf8", "line is not valid UTF-8".into()));
+        return (None, bad(SkipReason::InvalidUtf8, "line is not valid UTF-8".into()));
     };
     let value: Value = match serde_json::from_str(line) {
         Ok(v) => v,
-        Err(e) => return (None, bad("invalid_json", format!("broken JSON: {e}"))),
+        Err(e) => return (None, bad(SkipReason::InvalidJson, format!("broken JSON: {e}"))),
     };
     let Value::Object(mut object) = value else {
-        return (None, bad("invalid_json", "line is JSON but not an object".into()));
+        return (
+            None,
+            bad(SkipReason::InvalidJson, "line is JSON but not an object".into()),
+        );
     };
     let id = id_field.and_then(|f| match object.get(f) {
         Some(Value::String(s)) => Some(s.clone()),
@@ -77,9 +84,9 @@ fn parse(bytes: &[u8], text_field: &str, id_field: Option<&str>) -> (Option<Stri
     });
     let body = match object.remove(text_field) {
         Some(Value::String(text)) => RecordBody::Text(text),
-        Some(Value::Null) | None => bad("missing_text", format!("no `{text_field}` field")),
+        Some(Value::Null) | None => bad(SkipReason::MissingText, format!("no `{text_field}` field")),
         Some(other) => bad(
-            "missing_text",
+            SkipReason::MissingText,
             format!("`{text_field}` is not a string but {}", kind(&other)),
         ),
     };

@@ -36,8 +36,8 @@ pub enum RecordBody {
     Text(String),
     /// A malformed or excluded record: the counted reason and a message for the log.
     Bad {
-        /// Reason as counted in the manifest (`invalid_utf8`, `invalid_json`, ...).
-        reason: &'static str,
+        /// Reason as counted in the manifest.
+        reason: maskforge_schema::SkipReason,
         /// Details for the log line.
         message: String,
     },

@@ -12,6 +12,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use maskforge_config::{Compression, SourceConfig};
+use maskforge_schema::SkipReason;
 use std::collections::VecDeque;
 use tokio::runtime::Handle;
 
@@ -148,17 +149,17 @@ impl TabularRows {
                 matches!(keep.data_type(), DataType::Boolean) && keep.is_valid(row) && keep.as_boolean().value(row);
             let body = if !kept {
                 RecordBody::Bad {
-                    reason: "filtered",
+                    reason: SkipReason::Filtered,
                     message: "excluded by the filter".into(),
                 }
             } else if texts.is_null(row) {
                 RecordBody::Bad {
-                    reason: "missing_text",
+                    reason: SkipReason::MissingText,
                     message: "the text is NULL".into(),
                 }
             } else if texts.value(row).len() > self.max_record_bytes {
                 RecordBody::Bad {
-                    reason: "record_too_large",
+                    reason: SkipReason::RecordTooLarge,
                     message: format!("the text passes {} bytes", self.max_record_bytes),
                 }
             } else {

@@ -4,6 +4,7 @@
 use super::lines::{Line, LineReader};
 use super::{BatchLimits, Record, RecordBody, RecordSource};
 use crate::PipelineError;
+use maskforge_schema::SkipReason;
 
 /// Documents of a text file.
 pub struct TextDocuments {
@@ -29,7 +30,7 @@ impl TextDocuments {
         let max_bytes = self.lines.max_bytes();
         let mut text: Vec<u8> = Vec::new();
         let mut first_line = 0;
-        let mut problem: Option<(&'static str, String)> = None;
+        let mut problem: Option<(SkipReason, String)> = None;
         loop {
             let Some((number, line)) = self.lines.next_line()? else {
                 self.done = true;
@@ -50,9 +51,9 @@ impl TextDocuments {
                         continue;
                     }
                     if std::str::from_utf8(bytes).is_err() {
-                        problem = Some(("invalid_utf8", format!("line {number} is not valid UTF-8")));
+                        problem = Some((SkipReason::InvalidUtf8, format!("line {number} is not valid UTF-8")));
                     } else if text.len() + bytes.len() > max_bytes {
-                        problem = Some(("record_too_large", format!("document passes {max_bytes} bytes")));
+                        problem = Some((SkipReason::RecordTooLarge, format!("document passes {max_bytes} bytes")));
                     } else {
                         text.extend_from_slice(bytes);
                         text.push(b'\n');
@@ -63,7 +64,10 @@ impl TextDocuments {
                         first_line = number;
                     }
                     if problem.is_none() {
-                        problem = Some(("record_too_large", format!("line {number} passes {max_bytes} bytes")));
+                        problem = Some((
+                            SkipReason::RecordTooLarge,
+                            format!("line {number} passes {max_bytes} bytes"),
+                        ));
                     }
                 }
             }
@@ -77,7 +81,7 @@ impl TextDocuments {
             None => match String::from_utf8(text) {
                 Ok(s) => RecordBody::Text(s),
                 Err(_) => RecordBody::Bad {
-                    reason: "invalid_utf8",
+                    reason: SkipReason::InvalidUtf8,
                     message: "not valid UTF-8".into(),
                 },
             },
