@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need when it is missing (pyarrow, numpy and
-# datasets for the outside-consumer checks, s3s-fs for the S3 tests, Debian's Slurm and munge
-# packages for the Slurm test), then runs every test of the workspace. The tests start the S3
-# server and the one-node Slurm cluster themselves.
+# The README's test command: installs what the tests need when it is missing (pyarrow, numpy,
+# datasets and transformers without torch for the outside-consumer checks, s3s-fs for the S3
+# tests, Debian's Slurm and munge packages for the Slurm test), then runs every test of the
+# workspace. The tests start the S3 server and the one-node Slurm cluster themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import pyarrow, numpy, datasets' 2>/dev/null; then
+if ! python3 -c 'import pyarrow, numpy, datasets, transformers' 2>/dev/null; then
     echo "installing the Python test requirements (tests/python/requirements.txt)"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi

@@ -290,3 +290,41 @@ fn config_errors_name_key_and_line_before_any_work() {
         "{err}"
     );
 }
+
+/// A text file without blank lines is one huge document: prepare keeps it (it is valid input)
+/// but warns with the file name and counts it, and a normal file is not counted.
+#[test]
+fn a_file_without_blank_lines_is_warned_about_and_counted() {
+    let case = Case::new("");
+    let fortunes = std::fs::read_to_string(corpus("zh/fortunes-zh.txt")).expect("corpus");
+    let mut joined = String::new();
+    for line in fortunes.lines().filter(|l| !l.trim().is_empty()) {
+        if joined.len() > 1_500_000 {
+            break;
+        }
+        joined.push_str(line);
+        joined.push('\n');
+    }
+    let input = case.file("no-blank-lines.txt", joined.as_bytes());
+    let output = case.output();
+    let run = maskforge_ok(&case.args(&input, output.to_str().unwrap(), &[]));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("no-blank-lines.txt") && stderr.contains("a document of 1.5 MB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the whole file became one document"), "{stderr}");
+    let counts = balanced_counts(&manifest(&output.join("documents")));
+    assert_eq!(counts["documents_out"], 1);
+    assert_eq!(counts["large_documents"], 1);
+    assert_eq!(counts["single_document_inputs"], 1);
+
+    let normal = Case::new("");
+    let text = std::fs::read_to_string(corpus("zh/debian-reference-zh-cn.txt")).expect("corpus");
+    let input = normal.file("paragraphs.txt", text.as_bytes());
+    let output = normal.output();
+    let run = maskforge_ok(&normal.args(&input, output.to_str().unwrap(), &[]));
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("one document"));
+    let counts = balanced_counts(&manifest(&output.join("documents")));
+    assert!(counts.get("large_documents").is_none() && counts.get("single_document_inputs").is_none());
+}

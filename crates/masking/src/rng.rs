@@ -142,6 +142,17 @@ impl KeyedRng {
 mod tests {
     use super::*;
 
+    /// Pinned values: the stream is part of the output contract, and `python/maskforge_data/_rng.py`
+    /// reproduces it (its test pins the same numbers).
+    #[test]
+    fn the_stream_of_a_key_is_pinned() {
+        let mut r = KeyedRng::new(1, Purpose::Mask, 0, 7);
+        let first: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
+        assert_eq!(first, [4896090564614335870, 12272128958678847177, 16258599240749563629]);
+        assert_eq!(mix64(5, 0), 13168350753275463132);
+        assert_eq!(mix64(u64::MAX, 0), 13029008266876403067);
+    }
+
     #[test]
     fn same_key_same_stream_other_key_other_stream() {
         let a: Vec<u64> = (0..4)

@@ -13,8 +13,8 @@ pub mod manifest;
 pub use dataset::{Contract, Dataset, DatasetError};
 
 pub use manifest::{
-    DocumentCounts, DocumentsManifest, EpochSpec, EpochStats, ExamplesManifest, InputEntry, ShardEntry, SkipReason,
-    VocabEntry,
+    DocumentCounts, DocumentsManifest, EpochSpec, EpochStats, ExamplesManifest, FileEntry, InputEntry,
+    LARGE_DOCUMENT_BYTES, ShardEntry, SkipReason, VocabEntry,
 };
 
 /// Parquet key-value metadata key holding the schema version of a shard.

@@ -45,6 +45,20 @@ pub struct DocumentCounts {
     pub tokens: u64,
     /// Records not written, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Documents whose text passes [`LARGE_DOCUMENT_BYTES`] (each logged as a warning).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub large_documents: u64,
+    /// Input files that gave exactly one document (a text file without blank lines, say; each
+    /// logged as a warning).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub single_document_inputs: u64,
+}
+
+/// Text size above which a document is counted in `large_documents` and warned about.
+pub const LARGE_DOCUMENT_BYTES: usize = 1 << 20;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl DocumentCounts {
@@ -54,6 +68,8 @@ impl DocumentCounts {
         self.documents_out += other.documents_out;
         self.sentences += other.sentences;
         self.tokens += other.tokens;
+        self.large_documents += other.large_documents;
+        self.single_document_inputs += other.single_document_inputs;
         for (reason, n) in &other.skipped {
             *self.skipped.entry(reason.clone()).or_default() += n;
         }
@@ -160,6 +176,18 @@ pub struct VocabEntry {
     pub sha256: String,
 }
 
+/// A file stored beside an examples dataset's shards for outside trainers (the Hugging Face
+/// tokenizer files, the model hints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path relative to the dataset folder.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
 /// Statistics of one epoch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
@@ -234,6 +262,9 @@ pub struct ExamplesManifest {
     pub synonyms_hash: Option<String>,
     /// The vocabulary stored with the dataset.
     pub vocab: VocabEntry,
+    /// The Hugging Face tokenizer files and the model hints (absent before issue 12).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
     /// Shards in `example_id` order.
     pub shards: Vec<ShardEntry>,
     /// Statistics.

@@ -13,6 +13,7 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, ModelWrapper, NormalizerWrapper, PreTokenizerWrapper, Tokenizer};
 
 /// Special tokens added to a GPT-2 `vocab.json` (in this order, after its last id) when missing.
@@ -95,10 +96,11 @@ impl TextTokenizer {
                 let mut t = Tokenizer::new(model);
                 t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
                 t.with_decoder(Some(ByteLevelDecoder::default()));
-                // GPT-2's vocabulary has no RoBERTa special tokens; they are added after its ids.
+                // GPT-2's own vocabulary has no RoBERTa special tokens: they are added after its
+                // ids. A vocabulary that has them (RoBERTa's ids) keeps their ids; either way they
+                // are declared special.
                 let specials: Vec<AddedToken> = ROBERTA_SPECIAL_TOKENS
                     .iter()
-                    .filter(|s| t.token_to_id(s).is_none())
                     .map(|s| AddedToken::from(*s, true))
                     .collect();
                 t.add_special_tokens(specials).map_err(bad)?;
@@ -230,6 +232,36 @@ impl TextTokenizer {
     /// Number of ids, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.tokenizer.get_vocab_size(true)
+    }
+
+    /// This tokenizer as a Hugging Face `tokenizer.json`: the same normalizer, pre-tokenizer and
+    /// model (so it gives the documents' ids for each sentence), `specials` registered as
+    /// special tokens, and a post-processor with maskforge's layout: `cls A sep` for one
+    /// sequence, `cls A sep B sep` (B with token type 1) for a pair.
+    pub fn hugging_face_json(&self, cls: &str, sep: &str, specials: &[&str]) -> Result<String, TextError> {
+        let bad = |e: tokenizers::Error| TextError::Tokenizer(e.to_string());
+        let id = |token: &str| {
+            self.tokenizer
+                .token_to_id(token)
+                .ok_or_else(|| TextError::Tokenizer(format!("the vocabulary has no `{token}`")))
+        };
+        let (cls_id, sep_id) = (id(cls)?, id(sep)?);
+        let mut exported = self.tokenizer.clone();
+        let known: Vec<AddedToken> = specials
+            .iter()
+            .filter(|t| exported.token_to_id(t).is_some())
+            .map(|t| AddedToken::from(*t, true))
+            .collect();
+        exported.add_special_tokens(known).map_err(bad)?;
+        let template = TemplateProcessing::builder()
+            .try_single(format!("{cls} $A {sep}"))
+            .and_then(|b| b.try_pair(format!("{cls} $A {sep} $B:1 {sep}:1")))
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?
+            .special_tokens(vec![(cls.to_owned(), cls_id), (sep.to_owned(), sep_id)])
+            .build()
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        exported.with_post_processor(Some(template));
+        exported.to_string(true).map_err(bad)
     }
 
     /// The underlying Hugging Face tokenizer.

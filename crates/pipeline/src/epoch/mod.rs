@@ -11,6 +11,7 @@ mod exchange;
 mod frame;
 mod layout;
 mod map;
+mod model_files;
 mod partition;
 mod plan;
 mod publish;

@@ -27,6 +27,8 @@ pub struct EpochPlan {
     pub tokens: Vec<String>,
     /// Hex SHA-256 of the tokenizer files.
     pub tokenizer_hash: String,
+    /// The files for outside trainers (Hugging Face tokenizer, model hints): name and bytes.
+    pub model_files: Vec<(String, Vec<u8>)>,
     /// Hex SHA-256 of the synonym table, when similar-word replacement is on.
     pub synonyms_hash: Option<String>,
     /// The masker of the epoch.
@@ -84,6 +86,7 @@ impl EpochPlan {
             masking: config.masking.spec(),
         };
         let masker = Masker::new(&spec.masking, vocab, similar, config.seed);
+        let model_files = super::model_files::model_files(config, &tokenizer, &spec)?;
 
         let mut content = serde_json::json!({
             "seed": config.seed,
@@ -114,6 +117,7 @@ impl EpochPlan {
             dataset,
             tokens,
             tokenizer_hash: tokenizer.hash().to_owned(),
+            model_files,
             synonyms_hash,
             masker,
             spec,

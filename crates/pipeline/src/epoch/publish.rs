@@ -9,7 +9,7 @@ use crate::lease::Lease;
 use crate::workers::Workers;
 use crate::{PipelineError, dataset};
 use maskforge_schema::{
-    Dataset, EpochStats, ExamplesManifest, ShardEntry, TOOL_VERSION, VOCAB_FILE, VocabEntry, examples,
+    Dataset, EpochStats, ExamplesManifest, FileEntry, ShardEntry, TOOL_VERSION, VOCAB_FILE, VocabEntry, examples,
 };
 use maskforge_store::{Location, StoreError, sha256_hex};
 use std::collections::BTreeSet;
@@ -87,6 +87,15 @@ pub fn publish(
             size: plan.tokens.len() as u64,
             sha256: sha256_hex(vocab_text.as_bytes()),
         },
+        files: plan
+            .model_files
+            .iter()
+            .map(|(path, bytes)| FileEntry {
+                path: path.clone(),
+                bytes: bytes.len() as u64,
+                sha256: sha256_hex(bytes),
+            })
+            .collect(),
         shards,
         stats,
     };
@@ -102,6 +111,9 @@ pub fn publish(
             })?;
         lease.check().await?;
         dataset.join(VOCAB_FILE).write(vocab_text.into()).await?;
+        for (path, bytes) in &plan.model_files {
+            dataset.join(path).write(bytes.clone().into()).await?;
+        }
         if workers.count > 1 {
             Ok::<_, PipelineError>(manifest_location.create(json.into()).await?)
         } else {

@@ -9,7 +9,7 @@ use crate::sources::{self, BatchLimits, Record, RecordBody};
 use crate::units::Unit;
 use maskforge_config::{BadRecordPolicy, PipelineConfig};
 use maskforge_schema::documents::Document;
-use maskforge_schema::{DocumentCounts, ShardEntry, SkipReason};
+use maskforge_schema::{DocumentCounts, LARGE_DOCUMENT_BYTES, ShardEntry, SkipReason};
 use maskforge_store::{Location, ShardOptions};
 use maskforge_text::{Rejection, TextProcessor};
 use rayon::prelude::*;
@@ -119,6 +119,10 @@ impl UnitContext<'_> {
             if tally.counts.records_in == 0 {
                 log::warn!("{url}: no records (empty file)");
             }
+            if tally.counts.documents_out == 1 {
+                tally.counts.single_document_inputs = 1;
+                log::warn!("{url}: the whole file became one document");
+            }
             let counts = tally.counts;
             Ok(UnitOutput {
                 shards: writer.finish()?,
@@ -207,6 +211,18 @@ impl Tally<'_> {
         self.counts.records_in += 1;
         match outcome {
             Outcome::Document(row) => {
+                if let RecordBody::Text(text) = &record.body
+                    && text.len() > LARGE_DOCUMENT_BYTES
+                {
+                    self.counts.large_documents += 1;
+                    log::warn!(
+                        "{}, line {}: a document of {:.1} MB (one document per blank-line-separated block; \
+                         is this file one document?)",
+                        self.url,
+                        record.line,
+                        text.len() as f64 / 1e6
+                    );
+                }
                 self.counts.documents_out += 1;
                 self.counts.sentences += row.sentence_ends.len() as u64;
                 self.counts.tokens += row.input_ids.len() as u64;

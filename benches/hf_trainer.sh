@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# By hand, not in CI (torch is several GB): trains a tiny BertForPreTraining (NSP) and a tiny
+# RobertaForMaskedLM with transformers.Trainer on maskforge epochs, as docs/consuming.md shows,
+# and prints the loss before and after. Also runs every block of docs/consuming.md, the torch
+# ones included.
+#
+#   bash benches/hf_trainer.sh            (installs torch and transformers when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpora="${MASKFORGE_CORPORA:-../shared/corpora}"
+python3 -c 'import torch, transformers, accelerate' 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check torch transformers accelerate
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo build --release -q -p maskforge
+bin="${CARGO_TARGET_DIR:-target}/release/maskforge"
+"$bin" run pipelines/quickstart.toml --output "$work/out/quickstart" --quiet
+"$bin" run pipelines/bert-nsp-en.toml --input "$corpora/en/fortunes.txt" --output "$work/bert" --quiet
+"$bin" run pipelines/roberta-en.toml --input "$corpora/en/fortunes.txt" --output "$work/roberta" --quiet \
+    --set pairs.max_seq_length=128
+ln -s "$PWD/python" "$work/python"
+python3 tests/python/run_doc_blocks.py docs/consuming.md "$work" --require-all
+
+python3 - "$work" <<'PY'
+import json, os, sys
+sys.path.insert(0, "python")
+import torch
+from transformers import (BertConfig, BertForPreTraining, RobertaConfig, RobertaForMaskedLM,
+                          Trainer, TrainingArguments)
+from maskforge_data.torch import MaskforgeDataset
+
+work = sys.argv[1]
+size = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+for name, make in [("bert", lambda h: BertForPreTraining(BertConfig(**size, **h))),
+                   ("roberta", lambda h: RobertaForMaskedLM(RobertaConfig(**size, **h)))]:
+    root = os.path.join(work, name, "epochs/0")
+    hints = json.load(open(os.path.join(root, "model_hints.json")))
+    data = MaskforgeDataset(root)
+    torch.manual_seed(0)
+    model = make(hints["hf_config"])
+    with torch.no_grad():
+        first = data.data_collator([data[i] for i in range(32)])
+        before = model(**first).loss.item()
+    args = TrainingArguments(output_dir=os.path.join(work, f"{name}-trainer"), per_device_train_batch_size=32,
+                             max_steps=300, learning_rate=1e-3, warmup_steps=30, remove_unused_columns=False,
+                             report_to=[], logging_steps=50, save_strategy="no", seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=data.data_collator)
+    trainer.train()
+    with torch.no_grad():
+        after = model(**first).loss.item()
+    print(f"{name}: {len(data)} examples, loss on the first batch {before:.2f} -> {after:.2f} after 300 steps")
+PY

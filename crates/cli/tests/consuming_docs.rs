@@ -1,0 +1,30 @@
+//! Every Python block of docs/consuming.md runs as written against a real quickstart epoch
+//! (blocks that need torch run where it is installed: `benches/hf_trainer.sh`).
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn every_block_of_consuming_md_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out/quickstart");
+    maskforge_ok(&[
+        "run",
+        &pipeline("quickstart.toml"),
+        "--output",
+        &out.to_string_lossy(),
+        "--quiet",
+    ]);
+    std::os::unix::fs::symlink(repo().join("python"), dir.path().join("python")).expect("link python/");
+    let run = Command::new("python3")
+        .arg(repo().join("tests/python/run_doc_blocks.py"))
+        .arg(repo().join("docs/consuming.md"))
+        .arg(dir.path())
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("blocks ran"), "{stdout}");
+}
