@@ -18,10 +18,18 @@ class ManifestError(ValueError):
     """The folder does not hold a readable maskforge examples dataset."""
 
 
-class ExamplesEpoch:
-    """One examples epoch: its manifest, vocabulary and shards."""
+SPLITS = ("train", "validation", "test")
 
-    def __init__(self, location: str) -> None:
+
+class ExamplesEpoch:
+    """One examples epoch: its manifest, vocabulary and the shards of one split.
+
+    ``split`` is ``train`` (the manifest's ``shards``), ``validation`` or ``test`` (the
+    manifest's ``validation.shards`` / ``test.shards``, written with
+    ``output.validation_fraction`` / ``test_fraction``).
+    """
+
+    def __init__(self, location: str, split: str = "train") -> None:
         self.fs, self.root = pafs.FileSystem.from_uri(location) if "://" in location else (
             pafs.LocalFileSystem(),
             location,
@@ -35,7 +43,13 @@ class ExamplesEpoch:
         version = self.manifest.get("schema_version")
         if version != EXAMPLES_SCHEMA:
             raise ManifestError(f"{location}: schema {version!r}, this reader knows {EXAMPLES_SCHEMA}")
-        self.shards: list[dict] = self.manifest["shards"]
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+        self.split = split
+        section = self.manifest if split == "train" else self.manifest.get(split)
+        if section is None:
+            raise ManifestError(f"{location}: this epoch has no {split} split")
+        self.shards: list[dict] = section["shards"]
 
     def _read(self, name: str) -> bytes:
         with self.fs.open_input_stream(f"{self.root}/{name}") as f:

@@ -27,13 +27,14 @@ def _tensors(batch: dict) -> dict:
 class MaskforgeIterableDataset(IterableDataset):
     """Batches (dicts of int64 tensors named as Hugging Face models expect) of one rank."""
 
-    def __init__(self, epoch_dir: str, **loader_options) -> None:
+    def __init__(self, epoch_dir: str, split: str = "train", **loader_options) -> None:
         super().__init__()
-        self.epoch_dir, self.loader_options = epoch_dir, loader_options
+        self.epoch = ExamplesEpoch(epoch_dir, split)
+        self.loader_options = loader_options
         self.loader: ExamplesLoader | None = None
 
     def __iter__(self):
-        self.loader = ExamplesLoader(self.epoch_dir, **self.loader_options)
+        self.loader = ExamplesLoader(self.epoch, **self.loader_options)
         return (_tensors(batch) for batch in self.loader)
 
     def state(self):
@@ -42,14 +43,15 @@ class MaskforgeIterableDataset(IterableDataset):
 
 
 class MaskforgeDataset(Dataset):
-    """Every example of the epoch, in manifest shard and file row order (unpadded lists).
+    """Every example of one split of the epoch, in manifest shard and file row order
+    (unpadded lists).
 
     Holds the epoch's columns as Arrow tables (compact, columnar); for epochs larger than
     memory use :class:`MaskforgeIterableDataset`.
     """
 
-    def __init__(self, epoch_dir: str) -> None:
-        self.epoch = ExamplesEpoch(epoch_dir)
+    def __init__(self, epoch_dir: str, split: str = "train") -> None:
+        self.epoch = ExamplesEpoch(epoch_dir, split)
         self.tables = [self.epoch.read_shard(i, _COLUMNS) for i in range(len(self.epoch.shards))]
         self.starts = [0]
         for table in self.tables:

@@ -5,7 +5,7 @@ mod progress;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use maskforge_config::{Overrides, PipelineConfig};
-use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, Workers, prepare, run_epoch};
+use maskforge_pipeline::{EpochOptions, PrepareOptions, PrepareReport, Split, Workers, prepare, run_epoch};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,6 +62,9 @@ enum Command {
         /// Which shard to read.
         #[arg(long, default_value_t = 0)]
         shard: usize,
+        /// Which split's shards: train, validation or test.
+        #[arg(long, default_value = "train")]
+        split: String,
     },
 }
 
@@ -201,10 +204,17 @@ fn run(cli: Cli) -> Result<()> {
                 run_one_epoch(&config, &job, epoch, Duration::from_secs(3600))?;
             }
         }
-        Command::Inspect { dataset, limit, shard } => {
+        Command::Inspect {
+            dataset,
+            limit,
+            shard,
+            split,
+        } => {
+            let split = Split::from_name(&split)
+                .with_context(|| format!("--split {split:?}: not one of train, validation, test"))?;
             print!(
                 "{}",
-                maskforge_pipeline::inspect(&dataset, limit, shard).context("inspect failed")?
+                maskforge_pipeline::inspect(&dataset, split, limit, shard).context("inspect failed")?
             );
         }
     }
@@ -254,6 +264,18 @@ fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32, patience: 
         pairs.join(", "),
         started.elapsed().as_secs_f64()
     );
+    for split in [Split::Validation, Split::Test] {
+        if let Some((shards, s)) = report.manifest.section(split) {
+            log::info!(
+                "epoch {epoch}: {}: {} documents -> {} examples in {} shard(s) under {}",
+                split.name(),
+                s.documents_in,
+                s.examples,
+                shards.len(),
+                split.folder()
+            );
+        }
+    }
     println!("{}", report.dataset_url);
     Ok(())
 }

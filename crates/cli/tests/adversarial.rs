@@ -670,6 +670,31 @@ fn bad_settings_fail_before_the_published_data_is_touched() {
         ),
         (
             "epoch",
+            vec!["--set".into(), "output.validation_fraction=1.5".into()],
+            "output.validation_fraction",
+        ),
+        (
+            "epoch",
+            vec!["--set".into(), "output.validation_fraction=nan".into()],
+            "output.validation_fraction",
+        ),
+        (
+            "epoch",
+            vec![
+                "--set".into(),
+                "output.validation_fraction=0.6".into(),
+                "--set".into(),
+                "output.test_fraction=0.4".into(),
+            ],
+            "output.test_fraction",
+        ),
+        (
+            "epoch",
+            vec!["--set".into(), "output.split_shards=4294967295".into()],
+            "output.split_shards",
+        ),
+        (
+            "epoch",
             vec!["--set".into(), "output.row_group_rows=4294967295".into()],
             "output.row_group_rows",
         ),

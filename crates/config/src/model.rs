@@ -473,6 +473,17 @@ pub struct OutputConfig {
     /// Upper bounds (tokens) of the length bins of an epoch; empty means no binning.
     #[serde(default)]
     pub length_bins: Vec<u32>,
+    /// Fraction of the documents held out as the validation split (`epochs/E/validation/`),
+    /// chosen by a keyed hash of the seed and `doc_id`: the same documents in every epoch.
+    #[serde(default)]
+    pub validation_fraction: f64,
+    /// Fraction of the documents held out as the test split (`epochs/E/test/`).
+    #[serde(default)]
+    pub test_fraction: f64,
+    /// Shards of each held-out split (0: `example_shards` times the split's fraction, rounded
+    /// up).
+    #[serde(default)]
+    pub split_shards: u32,
     /// Memory the epoch shuffle may hold before it spills, in MiB.
     #[serde(default = "default_shuffle_memory_mb")]
     pub shuffle_memory_mb: u32,
@@ -480,6 +491,21 @@ pub struct OutputConfig {
     /// A rerun removes what killed runs of the same output left there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_dir: Option<String>,
+}
+
+impl OutputConfig {
+    /// Whether documents are split off for validation or test.
+    pub fn splits_documents(&self) -> bool {
+        self.validation_fraction > 0.0 || self.test_fraction > 0.0
+    }
+
+    /// The shards of a held-out split holding `fraction` of the documents.
+    pub fn held_out_shards(&self, fraction: f64) -> u32 {
+        if self.split_shards > 0 {
+            return self.split_shards;
+        }
+        ((f64::from(self.example_shards) * fraction).ceil() as u32).min(self.example_shards).max(1)
+    }
 }
 
 impl Default for OutputConfig {
@@ -492,6 +518,9 @@ impl Default for OutputConfig {
             keep_text: false,
             example_shards: default_example_shards(),
             length_bins: Vec::new(),
+            validation_fraction: 0.0,
+            test_fraction: 0.0,
+            split_shards: 0,
             shuffle_memory_mb: default_shuffle_memory_mb(),
             temp_dir: None,
         }

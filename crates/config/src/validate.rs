@@ -232,6 +232,29 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
             format!("must be between 1 and {MAX_EXAMPLE_SHARDS}, got {}", o.example_shards),
         );
     }
+    for (key, fraction) in [
+        ("output.validation_fraction", o.validation_fraction),
+        ("output.test_fraction", o.test_fraction),
+    ] {
+        if !(0.0..1.0).contains(&fraction) {
+            bad(key, format!("must be at least 0 and below 1, got {fraction}"));
+        }
+    }
+    if o.validation_fraction + o.test_fraction >= 1.0 {
+        bad(
+            "output.test_fraction",
+            format!(
+                "validation_fraction + test_fraction must be below 1 (train needs documents), got {}",
+                o.validation_fraction + o.test_fraction
+            ),
+        );
+    }
+    if o.split_shards > MAX_EXAMPLE_SHARDS {
+        bad(
+            "output.split_shards",
+            format!("must be at most {MAX_EXAMPLE_SHARDS}, got {}", o.split_shards),
+        );
+    }
     if o.length_bins.first() == Some(&0) {
         bad("output.length_bins", "bin bounds must be positive".into());
     }

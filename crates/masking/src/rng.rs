@@ -25,6 +25,8 @@ pub enum Purpose {
     Init,
     /// A model's dropout masks for one step.
     Dropout,
+    /// The split (train, validation, test) of one document, for every epoch.
+    Split,
 }
 
 impl Purpose {
@@ -38,6 +40,7 @@ impl Purpose {
             Purpose::LoaderBin => b"loader-bin",
             Purpose::Init => b"init",
             Purpose::Dropout => b"dropout",
+            Purpose::Split => b"split",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::PipelineError;
 use maskforge_config::PipelineConfig;
+use maskforge_schema::Split;
 use maskforge_store::{Location, sha256_hex};
 
 /// A small runtime for storage I/O; CPU work runs on rayon, never here.
@@ -47,23 +48,28 @@ pub async fn publish<T: serde::Serialize>(location: &Location, manifest: &T) -> 
 
 /// Whether `path` (relative to a dataset folder) has the form of a shard maskforge writes:
 /// `part-UUUUU-SSSS.parquet` (documents), `part-KKKKK.parquet` or `bin-BB/part-KKKKK.parquet`
-/// (examples). Nothing else is ever removed by a job.
+/// (examples), the latter two also under `validation/` or `test/`. Nothing else is ever
+/// removed by a job.
 pub fn is_shard_name(path: &str) -> bool {
     fn digits(s: &str, n: usize) -> bool {
         s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
     }
-    let file = match path.split_once('/') {
-        None => path,
+    let stem = |file: &str| file.strip_prefix("part-")?.strip_suffix(".parquet").map(str::to_owned);
+    // Documents: part-UUUUU-SSSS.parquet at the top.
+    if let Some((unit, shard)) = stem(path).as_deref().and_then(|s| s.split_once('-')) {
+        return !path.contains('/') && digits(unit, 5) && digits(shard, 4);
+    }
+    // Examples: [validation/ | test/][bin-BB/]part-KKKKK.parquet.
+    let in_split = [Split::Validation, Split::Test]
+        .into_iter()
+        .find_map(|split| path.strip_prefix(split.folder()))
+        .unwrap_or(path);
+    let file = match in_split.split_once('/') {
+        None => in_split,
         Some((bin, file)) if bin.strip_prefix("bin-").is_some_and(|b| digits(b, 2)) && !file.contains('/') => file,
         Some(_) => return false,
     };
-    let Some(stem) = file.strip_prefix("part-").and_then(|f| f.strip_suffix(".parquet")) else {
-        return false;
-    };
-    match stem.split_once('-') {
-        None => digits(stem, 5),
-        Some((unit, shard)) => !path.contains('/') && digits(unit, 5) && digits(shard, 4),
-    }
+    stem(file).is_some_and(|s| digits(&s, 5))
 }
 
 /// Deletes the shards an earlier dataset here listed (`replaced`) that the new one (`keep`)
@@ -140,6 +146,8 @@ mod tests {
             "part-00000-0000.parquet",
             "part-00012.parquet",
             "bin-03/part-00001.parquet",
+            "validation/part-00000.parquet",
+            "test/bin-01/part-00002.parquet",
         ] {
             assert!(is_shard_name(own), "{own}");
         }
@@ -152,6 +160,11 @@ mod tests {
             "x/part-00001.parquet",
             "bin-3/part-00001.parquet",
             "part-00000-0000-extra.parquet",
+            "validation/part-00000-0000.parquet",
+            "validation/x/part-00000.parquet",
+            "train/part-00000.parquet",
+            "test/validation/part-00000.parquet",
+            "validation/bin-3/part-00000.parquet",
         ] {
             assert!(!is_shard_name(other), "{other}");
         }

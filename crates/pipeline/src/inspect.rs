@@ -4,19 +4,24 @@
 use crate::{PipelineError, dataset};
 use maskforge_masking::{MaskKind, PairType};
 use maskforge_schema::examples::Example;
-use maskforge_schema::{Dataset, ExamplesManifest};
+use maskforge_schema::{Dataset, ExamplesManifest, Split};
 use maskforge_store::Location;
 
-/// Renders up to `limit` examples of shard `shard` of the examples dataset at `url`.
-pub fn inspect(url: &str, limit: usize, shard: usize) -> Result<String, PipelineError> {
+/// Renders up to `limit` examples of shard `shard` of split `split` of the examples dataset at
+/// `url`.
+pub fn inspect(url: &str, split: Split, limit: usize, shard: usize) -> Result<String, PipelineError> {
     let runtime = dataset::io_runtime()?;
-    let dataset = runtime.block_on(Dataset::<ExamplesManifest>::open(Location::parse(url)?))?;
+    let whole = runtime.block_on(Dataset::<ExamplesManifest>::open(Location::parse(url)?))?;
+    let dataset = whole
+        .split(split)
+        .ok_or_else(|| PipelineError::input(url, format!("this epoch has no {} split", split.name())))?;
     let entry = dataset.shard(shard)?;
     let vocab = runtime.block_on(dataset.read_vocabulary())?;
     let manifest = dataset.manifest();
     let mut out = format!(
-        "{url}: epoch {}, {} examples in {} shards, mask rate {:.4}; shard {shard} ({}) has {} rows\n",
+        "{url}: epoch {}, {}: {} examples in {} shards, mask rate {:.4}; shard {shard} ({}) has {} rows\n",
         manifest.epoch,
+        split.name(),
         manifest.stats.examples,
         manifest.shards.len(),
         manifest.stats.mask_rate,

@@ -19,6 +19,7 @@ pub use documents::document_id;
 pub use epoch::{EpochOptions, EpochReport, next_epoch, run_epoch};
 pub use error::PipelineError;
 pub use inspect::inspect;
+pub use maskforge_schema::Split;
 pub use lease::{LEASE_FILE, LEASE_SECS_VARIABLE};
 pub use prepare::{PrepareOptions, PrepareReport, prepare};
 pub use progress::{Progress, Silent};

@@ -1,7 +1,7 @@
 //! Opening a published dataset through its manifest, and reading its shards checked against
 //! it: the one way every reader (the epoch job, `inspect`, the trainer) gets at rows.
 
-use crate::{DocumentsManifest, ExamplesManifest, MANIFEST_FILE, ShardEntry, documents, examples};
+use crate::{DocumentsManifest, ExamplesManifest, MANIFEST_FILE, ShardEntry, Split, documents, examples};
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -228,6 +228,24 @@ impl Dataset<ExamplesManifest> {
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| DatasetError::invalid(location.url(), format!("not UTF-8: {e}")))?;
         Ok(text.lines().map(str::to_owned).collect())
+    }
+
+    /// The dataset seen as one of its splits: the same folder and files, with the split's
+    /// shards and statistics in the manifest's `shards` and `stats` (and no other split), so
+    /// every reader reads a held-out split the way it reads train. `None` when the epoch has
+    /// no such split.
+    pub fn split(&self, split: Split) -> Option<Self> {
+        let (shards, stats) = self.manifest.section(split)?;
+        let mut manifest = self.manifest.clone();
+        manifest.shards = shards.to_vec();
+        manifest.stats = stats.clone();
+        manifest.validation = None;
+        manifest.test = None;
+        Some(Self {
+            root: self.root.clone(),
+            manifest,
+            manifest_sha256: self.manifest_sha256.clone(),
+        })
     }
 }
 

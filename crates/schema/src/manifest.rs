@@ -265,8 +265,128 @@ pub struct ExamplesManifest {
     /// The Hugging Face tokenizer files and the model hints (absent before issue 12).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileEntry>,
-    /// Shards in `example_id` order.
+    /// Shards in `example_id` order (the train split when the documents are split).
     pub shards: Vec<ShardEntry>,
-    /// Statistics.
+    /// Statistics (of the train split when the documents are split).
+    pub stats: EpochStats,
+    /// How the documents were split into train, validation and test (absent: all train).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitSpec>,
+    /// The validation split, under `validation/` (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<SplitSection>,
+    /// The test split, under `test/` (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<SplitSection>,
+}
+
+impl ExamplesManifest {
+    /// The shards and statistics of `split` (`None` when the epoch has no such split).
+    pub fn section(&self, split: Split) -> Option<(&[ShardEntry], &EpochStats)> {
+        match split {
+            Split::Train => Some((&self.shards, &self.stats)),
+            Split::Validation => self.validation.as_ref().map(|s| (s.shards.as_slice(), &s.stats)),
+            Split::Test => self.test.as_ref().map(|s| (s.shards.as_slice(), &s.stats)),
+        }
+    }
+
+    /// Every shard of every split: train, then validation, then test.
+    pub fn all_shards(&self) -> impl Iterator<Item = &ShardEntry> {
+        Split::ALL
+            .into_iter()
+            .filter_map(|split| self.section(split))
+            .flat_map(|(shards, _)| shards)
+    }
+}
+
+/// The part of the corpus a document belongs to, fixed by the seed and its `doc_id` for every
+/// epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Split {
+    /// Trained on.
+    Train,
+    /// Evaluated on during training.
+    Validation,
+    /// Kept for the final evaluation.
+    Test,
+}
+
+impl Split {
+    /// Every split, in manifest order.
+    pub const ALL: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
+
+    /// The split's name: its manifest key and folder (`train` has neither: its shards are the
+    /// dataset's own).
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Validation => "validation",
+            Split::Test => "test",
+        }
+    }
+
+    /// The split called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The folder of its shards inside the examples dataset, with a trailing `/` (empty for
+    /// train).
+    pub fn folder(self) -> &'static str {
+        match self {
+            Split::Train => "",
+            Split::Validation => "validation/",
+            Split::Test => "test/",
+        }
+    }
+}
+
+/// The rule that split the documents: a document goes to validation when its keyed value
+/// `keyed_u64(seed, Split, 0, doc_id) / 2^64` is below `validation_fraction`, to test when it
+/// is below `validation_fraction + test_fraction`, and to train otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitSpec {
+    /// The seed of the keyed value.
+    pub seed: u64,
+    /// Expected fraction of documents in validation.
+    pub validation_fraction: f64,
+    /// Expected fraction of documents in test.
+    pub test_fraction: f64,
+}
+
+impl SplitSpec {
+    /// The split of document `doc_id`.
+    pub fn split_of(&self, doc_id: u64) -> Split {
+        let value = maskforge_masking::keyed_u64(self.seed, maskforge_masking::Purpose::Split, 0, doc_id);
+        let below = |fraction: f64| (value as f64) < fraction * 18_446_744_073_709_551_616.0;
+        if below(self.validation_fraction) {
+            Split::Validation
+        } else if below(self.validation_fraction + self.test_fraction) {
+            Split::Test
+        } else {
+            Split::Train
+        }
+    }
+
+    /// The splits this rule can give, in manifest order: train, then each held-out split
+    /// with a positive fraction.
+    pub fn splits(&self) -> Vec<Split> {
+        let mut splits = vec![Split::Train];
+        if self.validation_fraction > 0.0 {
+            splits.push(Split::Validation);
+        }
+        if self.test_fraction > 0.0 {
+            splits.push(Split::Test);
+        }
+        splits
+    }
+}
+
+/// The shards and statistics of a held-out split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitSection {
+    /// Shards in `example_id` order (ids counted from 0 within the split).
+    pub shards: Vec<ShardEntry>,
+    /// Statistics of the split.
     pub stats: EpochStats,
 }

@@ -2,14 +2,15 @@
 //! endian, read back only by maskforge of the same version, so they carry no version):
 //!
 //! - **records**: each a `u32` length and its bytes — routed documents, partition spill files;
-//! - **items**: each a 17-byte [`SortKey`], a `u32` payload length and the payload — the
+//! - **items**: each an 18-byte [`SortKey`], a `u32` payload length and the payload — the
 //!   sorter's spilled runs and the map phase's runs (which the reduce phase reads by byte range).
 
 use super::shuffle::SortKey;
 use std::io::{Read, Write};
 
 /// Bytes of an item before its payload: the key and the payload length.
-pub const ITEM_HEADER: usize = 17 + 4;
+pub const ITEM_HEADER: usize = SortKey::BYTES + 4;
+const KEY: usize = SortKey::BYTES;
 
 /// Appends a record.
 pub fn put_record(out: &mut impl Write, record: &[u8]) -> std::io::Result<()> {
@@ -63,9 +64,9 @@ pub fn parse_item(bytes: &[u8]) -> Result<(SortKey, &[u8], usize), usize> {
     let Some(header) = bytes.get(..ITEM_HEADER) else {
         return Err(ITEM_HEADER);
     };
-    let mut key = [0u8; 17];
-    key.copy_from_slice(&header[..17]);
-    let len = u32::from_le_bytes([header[17], header[18], header[19], header[20]]) as usize;
+    let mut key = [0u8; KEY];
+    key.copy_from_slice(&header[..KEY]);
+    let len = u32::from_le_bytes([header[KEY], header[KEY + 1], header[KEY + 2], header[KEY + 3]]) as usize;
     let size = ITEM_HEADER + len;
     match bytes.get(ITEM_HEADER..size) {
         Some(payload) => Ok((SortKey::from_bytes(&key), payload, size)),
@@ -87,9 +88,9 @@ pub fn read_item(reader: &mut impl Read) -> std::io::Result<Option<(SortKey, Vec
         return Ok(None);
     }
     reader.read_exact(&mut header[1..])?;
-    let mut key = [0u8; 17];
-    key.copy_from_slice(&header[..17]);
-    let len = u32::from_le_bytes([header[17], header[18], header[19], header[20]]) as usize;
+    let mut key = [0u8; KEY];
+    key.copy_from_slice(&header[..KEY]);
+    let len = u32::from_le_bytes([header[KEY], header[KEY + 1], header[KEY + 2], header[KEY + 3]]) as usize;
     let mut payload = vec![0u8; len];
     reader.read_exact(&mut payload)?;
     Ok(Some((SortKey::from_bytes(&key), payload)))
@@ -101,6 +102,7 @@ mod tests {
 
     fn key(i: u64) -> SortKey {
         SortKey {
+            section: (i % 2) as u8,
             bin: (i % 3) as u8,
             rank: i * 7,
             key: i,
@@ -138,7 +140,7 @@ mod tests {
         assert_eq!(read_item(&mut reader).unwrap(), None);
         assert_eq!(parse_item(&bytes[..10]), Err(ITEM_HEADER));
         let second = item_size(0) as usize;
-        assert_eq!(parse_item(&bytes[second..second + 22]), Err(ITEM_HEADER + 5));
+        assert_eq!(parse_item(&bytes[second..second + ITEM_HEADER + 1]), Err(ITEM_HEADER + 5));
         let mut cut = &bytes[..bytes.len() - 1];
         for _ in 0..2 {
             read_item(&mut cut).unwrap();

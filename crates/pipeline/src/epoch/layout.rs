@@ -2,6 +2,8 @@
 //! shuffled order each shard holds (balanced: shard k of S holds `N div S` or `N div S + 1`
 //! examples). Pure arithmetic, shared by the map and reduce phases.
 
+use maskforge_schema::Split;
+
 /// Where an example's length falls: the first bin whose bound it does not pass.
 pub struct Bins {
     bounds: Vec<u32>,
@@ -57,26 +59,31 @@ pub fn balanced(n: u64, shards: u32) -> Vec<u64> {
     (0..s).map(|k| n / s + u64::from(k < n % s)).collect()
 }
 
-/// One output shard: where it goes and which interval of its bin's order it holds.
+/// One output shard: where it goes and which interval of its stream's order it holds (a
+/// stream is one length bin of one split).
 #[derive(Debug, Clone)]
 pub struct ShardSlice {
     /// Path inside the examples dataset.
     pub path: String,
+    /// The split it belongs to.
+    pub split: Split,
     /// Length bin (`None` without binning).
     pub bin: Option<u8>,
-    /// Index of the bin (0 without binning).
-    pub bin_index: usize,
-    /// Position within the bin of the shard's first example.
+    /// The stream: `section * bins + bin` (the bin is 0 without binning).
+    pub stream: usize,
+    /// Position within the stream of the shard's first example.
     pub first: u64,
     /// Examples in the shard.
     pub rows: u64,
-    /// Global position (`example_id`) of the shard's first example.
+    /// Position (`example_id`) of the shard's first example within its split.
     pub first_example_id: u64,
 }
 
-/// The shards of an epoch with `bin_totals[b]` examples in bin `b`, `shards` per bin; a bin
-/// without examples has no shards when binned. `example_id`s run over the bins in order.
-pub fn shard_slices(bin_totals: &[u64], shards: u32, binned: bool) -> Vec<ShardSlice> {
+/// The shards of `split`, whose streams start at `first_stream`, with `bin_totals[b]`
+/// examples in bin `b`, `shards` per bin; a bin without examples has no shards when binned.
+/// `example_id`s run over the bins in order, from 0 in each split. Paths are in the split's
+/// folder.
+pub fn shard_slices(split: Split, first_stream: usize, bin_totals: &[u64], shards: u32, binned: bool) -> Vec<ShardSlice> {
     let mut slices = Vec::new();
     let mut next_id = 0u64;
     for (bin, &count) in bin_totals.iter().enumerate() {
@@ -85,15 +92,17 @@ pub fn shard_slices(bin_totals: &[u64], shards: u32, binned: bool) -> Vec<ShardS
         }
         let mut first = 0u64;
         for (k, rows) in balanced(count, shards).into_iter().enumerate() {
+            let folder = split.folder();
             let path = if binned {
-                format!("bin-{bin:02}/part-{k:05}.parquet")
+                format!("{folder}bin-{bin:02}/part-{k:05}.parquet")
             } else {
-                format!("part-{k:05}.parquet")
+                format!("{folder}part-{k:05}.parquet")
             };
             slices.push(ShardSlice {
                 path,
+                split,
                 bin: binned.then_some(bin as u8),
-                bin_index: bin,
+                stream: first_stream + bin,
                 first,
                 rows,
                 first_example_id: next_id,
@@ -127,7 +136,7 @@ mod tests {
 
     #[test]
     fn slices_number_examples_densely_across_bins() {
-        let slices = shard_slices(&[5, 0, 2], 2, true);
+        let slices = shard_slices(Split::Train, 0, &[5, 0, 2], 2, true);
         let paths: Vec<&str> = slices.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -140,9 +149,25 @@ mod tests {
         );
         let ids: Vec<(u64, u64, u64)> = slices.iter().map(|s| (s.first_example_id, s.first, s.rows)).collect();
         assert_eq!(ids, [(0, 0, 3), (3, 3, 2), (5, 0, 1), (6, 1, 1)]);
-        let flat = shard_slices(&[0], 3, false);
+        let streams: Vec<usize> = slices.iter().map(|s| s.stream).collect();
+        assert_eq!(streams, [0, 0, 2, 2]);
+        let flat = shard_slices(Split::Train, 0, &[0], 3, false);
         assert_eq!(flat.len(), 3, "an empty unbinned epoch still has its shards");
         assert!(flat.iter().all(|s| s.rows == 0 && s.bin.is_none()));
+        let held_out = shard_slices(Split::Validation, 3, &[1, 4, 0], 2, true);
+        let placed: Vec<(&str, usize, u64)> = held_out
+            .iter()
+            .map(|s| (s.path.as_str(), s.stream, s.first_example_id))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("validation/bin-00/part-00000.parquet", 3, 0),
+                ("validation/bin-00/part-00001.parquet", 3, 1),
+                ("validation/bin-01/part-00000.parquet", 4, 1),
+                ("validation/bin-01/part-00001.parquet", 4, 3)
+            ]
+        );
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Phase 2 of an epoch: one partition group becomes one sorted run of examples. The group's
 //! documents are read back from the route phase in dataset order, pairs are built and masked per
-//! partition, every example gets its keyed rank, and an external sort orders them by (length
-//! bin, rank, key). The run `runs/g-GGGGG.bin` is indexed by rank range, so a reducer reads only
+//! partition, every example gets its keyed rank, and an external sort orders them by (split,
+//! length bin, rank, key). The run `runs/g-GGGGG.bin` is indexed by rank range, so a reducer reads only
 //! the ranges that can hold its shard's examples.
 
 use super::codec;
 use super::exchange::{Exchange, Phase, PhaseWork};
 use super::frame::{item_size, put_item};
 use super::layout::{Bins, range_of, ranges_per_bin};
-use super::partition::{Partitions, partition_of};
+use super::partition::Partitions;
 use super::plan::EpochJob;
 use super::route::{Grouping, RouteResult, decode_routed, routed_object};
 use super::shuffle::{ExternalSorter, SortKey};
@@ -27,13 +27,24 @@ use std::io::{BufWriter, Write};
 /// What one map unit produced: its statistics and the index of its run.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MapResult {
-    /// Statistics of the group's examples (`documents_in` is counted by the route phase).
-    pub stats: EpochStats,
-    /// Examples per (bin, rank range), at `bin * ranges + range`.
+    /// Statistics of the group's examples per section (split); `documents_in` is counted by
+    /// the route phase.
+    pub stats: Vec<EpochStats>,
+    /// Examples per (stream, rank range), at `stream * ranges + range`, where a stream is
+    /// `section * bins + bin`.
     pub counts: Vec<u64>,
-    /// Byte offset in the run of the first example of each (bin, rank range), and the run's
-    /// length last.
+    /// Byte offset in the run of the first example of each (stream, rank range), and the
+    /// run's length last.
     pub offsets: Vec<u64>,
+}
+
+/// The counts of one section (split) of a map unit.
+#[derive(Default)]
+struct SectionCounts {
+    pairs: PairStats,
+    masks: MaskStats,
+    lengths: BTreeMap<u32, u64>,
+    bins: Vec<u64>,
 }
 
 /// The run of group `group`.
@@ -81,6 +92,7 @@ fn map_group(
     let (masker, epoch) = (&job.plan.masker, job.plan.epoch);
     let spill = job.scratch.subfolder("map-")?;
     // Documents of the group, in dataset order, into their partitions.
+    let partitioning = grouping.partitioning;
     let partitions = grouping.partitions_of(group);
     let mut local = Partitions::new(partitions.len(), spill.path())?;
     for (shard, route) in routed.iter().enumerate() {
@@ -90,21 +102,25 @@ fn map_group(
         let object = routed_object(exchange, group, shard);
         let bytes = job.handle.block_on(object.read())?;
         for doc in decode_routed(&bytes, &object.url())? {
-            let p = partition_of(doc.doc_id, grouping.partitions) - partitions.start;
+            let p = partitioning.partition_of(doc.doc_id) - partitions.start;
             local.push(doc, p)?;
         }
     }
 
     // Pairs, masks and ranks per partition, into the sorter.
     let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
-    let mut bin_counts = vec![0u64; bins.count()];
+    let mut sections: Vec<SectionCounts> = (0..partitioning.sections())
+        .map(|_| SectionCounts {
+            bins: vec![0; bins.count()],
+            ..SectionCounts::default()
+        })
+        .collect();
     // Up to one group per worker thread runs at a time; they share the shuffle's budget.
     let budget = config.output.shuffle_memory_mb as usize * (1 << 20) / job.pool.current_num_threads().max(1);
     let mut sorter = ExternalSorter::new(budget, spill.path());
-    let mut pair_stats = PairStats::default();
-    let mut mask_stats = MaskStats::default();
-    let mut lengths: BTreeMap<u32, u64> = BTreeMap::new();
-    local.for_each(|docs| {
+    local.for_each(|index, docs| {
+        let section = partitioning.split_of_partition(partitions.start + index) as u8;
+        let counts = &mut sections[usize::from(section)];
         let instances = job.pool.install(|| {
             build_instances(
                 &docs,
@@ -112,7 +128,7 @@ fn map_group(
                 config.seed,
                 job.plan.pair_epoch,
                 masker.vocab().sep,
-                &mut pair_stats,
+                &mut counts.pairs,
             )
         });
         drop(docs);
@@ -128,6 +144,7 @@ fn map_group(
                     let mut payload = Vec::with_capacity(length * 10 + 64);
                     codec::put_example(&mut payload, &example);
                     let key = SortKey {
+                        section,
                         bin,
                         rank,
                         key: example.key,
@@ -137,17 +154,17 @@ fn map_group(
                 .collect()
         });
         for (key, payload, length, stats) in ranked {
-            mask_stats.merge(&stats);
-            bin_counts[key.bin as usize] += 1;
-            *lengths.entry((length as u32).div_ceil(64) * 64).or_default() += 1;
+            counts.masks.merge(&stats);
+            counts.bins[key.bin as usize] += 1;
+            *counts.lengths.entry((length as u32).div_ceil(64) * 64).or_default() += 1;
             sorter.push(key, payload)?;
         }
         Ok(())
     })?;
 
-    // The sorted run, indexed by (bin, rank range), uploaded from a local file.
+    // The sorted run, indexed by (stream, rank range), uploaded from a local file.
     let ranges = ranges_per_bin(config.output.example_shards);
-    let slots = bins.count() * ranges;
+    let slots = sections.len() * bins.count() * ranges;
     let mut counts = vec![0u64; slots];
     let mut offsets = Vec::with_capacity(slots + 1);
     let path = spill.path().join("run.bin");
@@ -156,7 +173,7 @@ fn map_group(
     let mut written = 0u64;
     for item in sorter.finish()? {
         let (key, payload) = item?;
-        let slot = key.bin as usize * ranges + range_of(key.rank, ranges);
+        let slot = key.stream(bins.count()) * ranges + range_of(key.rank, ranges);
         while offsets.len() <= slot {
             offsets.push(written);
         }
@@ -169,12 +186,10 @@ fn map_group(
     drop(out);
     job.handle.block_on(run_object(exchange, group).write_file(&path))?;
 
-    let stats = unit_stats(
-        &pair_stats,
-        &mask_stats,
-        &lengths,
-        bins.binned().then_some(bin_counts.as_slice()),
-    );
+    let stats = sections
+        .iter()
+        .map(|c| unit_stats(&c.pairs, &c.masks, &c.lengths, bins.binned().then_some(c.bins.as_slice())))
+        .collect();
     Ok(MapResult { stats, counts, offsets })
 }
 

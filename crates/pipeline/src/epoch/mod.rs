@@ -4,7 +4,9 @@
 //! built and masked on the rayon pool, keyed random ranks, an external sort into one run indexed
 //! by rank range) and reduce (each balanced output shard merged from the runs' ranges that hold
 //! it). Keys depend only on documents and the epoch, so any split over workers writes the same
-//! bytes. The manifest comes last.
+//! bytes. With `output.validation_fraction` or `test_fraction`, documents are split by a keyed
+//! hash of their id, and each split runs through the phases as its own section, with its own
+//! partitions and shards. The manifest comes last.
 
 mod codec;
 mod exchange;
@@ -30,12 +32,11 @@ use exchange::Exchange;
 use layout::{Bins, ranges_per_bin, shard_slices};
 use map::Map;
 use maskforge_config::PipelineConfig;
-use maskforge_schema::{
-    CONFIG_HASH_KEY, EpochStats, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, ShardEntry, examples,
-};
+use maskforge_schema::{CONFIG_HASH_KEY, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY, examples};
 use maskforge_store::{Location, ShardOptions};
-use partition::partition_count;
+use partition::Partitioning;
 use plan::{EpochJob, EpochPlan};
+use publish::SplitOutput;
 use reduce::Reduce;
 use route::{Grouping, Route};
 use std::sync::Arc;
@@ -134,25 +135,25 @@ pub fn run_epoch(config: &PipelineConfig, epoch: u32, options: &EpochOptions) ->
     // One process replaces an earlier epoch: unpublished only when the first shard is
     // written, so that a failure before leaves it whole.
     let unpublish = workers.count == 1;
-    let (written, stats) = match build(&job, &exchange, options.progress.as_ref(), unpublish) {
-        Ok(Some(built)) => built,
+    let outputs = match build(&job, &exchange, options.progress.as_ref(), unpublish) {
+        Ok(Some(outputs)) => outputs,
         Ok(None) => return publish::read_back(&plan, &handle),
         // Another worker may have finished and removed the exchange under this one.
         Err(e) if workers.count > 1 => return publish::read_back(&plan, &handle).map_err(|_| e),
         Err(e) => return Err(e),
     };
-    publish::publish(&plan, lease, written, stats, workers, &handle)
+    publish::publish(&plan, lease, outputs, workers, &handle)
 }
 
-/// Runs the three phases; the shards written and the statistics, or `None` when another worker
-/// published the epoch meanwhile. With `unpublish`, the earlier manifest is removed before the
-/// first shard is written.
+/// Runs the three phases; the shards and statistics of each split, or `None` when another
+/// worker published the epoch meanwhile. With `unpublish`, the earlier manifest is removed
+/// before the first shard is written.
 fn build(
     job: &EpochJob<'_>,
     exchange: &Exchange,
     progress: &dyn Progress,
     unpublish: bool,
-) -> Result<Option<(Vec<ShardEntry>, EpochStats)>, PipelineError> {
+) -> Result<Option<Vec<SplitOutput>>, PipelineError> {
     let (config, plan, handle, pool) = (job.config, job.plan, job.handle, job.pool);
     let started = std::time::Instant::now();
     let phase_done = |name: &str| {
@@ -165,10 +166,8 @@ fn build(
     let documents = plan.documents.manifest();
 
     // 1. Route: documents shards split by partition group.
-    let grouping = Grouping::new(partition_count(
-        documents.counts.documents_out,
-        config.pairs.negative_pool,
-    ));
+    let partitioning = Partitioning::new(documents.counts.documents_out, config.pairs.negative_pool, plan.split);
+    let grouping = Grouping::new(partitioning);
     progress.begin(documents.shards.iter().map(|s| s.bytes).sum());
     let route = Route {
         documents: &plan.documents,
@@ -194,18 +193,27 @@ fn build(
     };
     phase_done("map");
 
-    // 3. Reduce: balanced shards in the shuffled order.
+    // 3. Reduce: balanced shards of each split in the shuffled order.
     let bins = Bins::new(&config.output.length_bins, config.pairs.max_seq_length);
     let ranges = ranges_per_bin(config.output.example_shards);
-    let bin_totals: Vec<u64> = (0..bins.count())
-        .map(|b| {
-            mapped
-                .iter()
-                .map(|m| m.counts[b * ranges..(b + 1) * ranges].iter().sum::<u64>())
-                .sum()
-        })
-        .collect();
-    let slices = shard_slices(&bin_totals, config.output.example_shards, bins.binned());
+    let stream_total = |stream: usize| -> u64 {
+        mapped
+            .iter()
+            .map(|m| m.counts[stream * ranges..(stream + 1) * ranges].iter().sum::<u64>())
+            .sum()
+    };
+    let mut slices = Vec::new();
+    for split in partitioning.splits() {
+        let first = split as usize * bins.count();
+        let totals: Vec<u64> = (first..first + bins.count()).map(stream_total).collect();
+        slices.extend(shard_slices(
+            split,
+            first,
+            &totals,
+            plan::shards_of(config, split),
+            bins.binned(),
+        ));
+    }
     let shard_options = ShardOptions {
         zstd_level: config.output.zstd_level,
         row_group_rows: config.output.row_group_rows as usize,
@@ -215,7 +223,8 @@ fn build(
         ],
     };
     let writer = ExamplesWriter::new(shard_options, bins.binned());
-    let reduce = Reduce::new(job, &slices, &mapped, bins.count(), ranges, writer, exchange);
+    let streams = partitioning.sections() * bins.count();
+    let reduce = Reduce::new(job, &slices, &mapped, streams, ranges, writer, exchange);
     if unpublish {
         handle.block_on(plan.manifest_location.delete())?;
     }
@@ -223,7 +232,25 @@ fn build(
         return Ok(None);
     };
     phase_done("reduce");
-    let documents_in = routed.iter().map(|r| r.documents).sum();
-    let stats = stats::total(documents_in, mapped.into_iter().map(|m| m.stats));
-    Ok(Some((written, stats)))
+    let outputs = partitioning
+        .splits()
+        .into_iter()
+        .map(|split| {
+            let section = split as usize;
+            SplitOutput {
+                split,
+                shards: slices
+                    .iter()
+                    .zip(&written)
+                    .filter(|(slice, _)| slice.split == split)
+                    .map(|(_, entry)| entry.clone())
+                    .collect(),
+                stats: stats::total(
+                    routed.iter().map(|r| r.documents[section]).sum(),
+                    mapped.iter().map(|m| m.stats[section].clone()),
+                ),
+            }
+        })
+        .collect();
+    Ok(Some(outputs))
 }

@@ -1,12 +1,12 @@
 //! What an epoch run decides before any work: the documents it reads (checked against the
 //! pipeline's text configuration), the masker, the content configuration and its hash, the
-//! resolved specs, and the run's identity; and [`EpochJob`], what the phases share.
+//! resolved specs, the split, and the run's identity; and [`EpochJob`], what the phases share.
 
 use crate::scratch::Scratch;
 use crate::{PipelineError, dataset, resources};
 use maskforge_config::PipelineConfig;
 use maskforge_masking::Masker;
-use maskforge_schema::{Dataset, DocumentsManifest, EpochSpec, MANIFEST_FILE};
+use maskforge_schema::{Dataset, DocumentsManifest, EpochSpec, MANIFEST_FILE, Split, SplitSpec};
 use maskforge_store::{Location, sha256_hex};
 
 /// The resolved inputs of one epoch.
@@ -35,6 +35,8 @@ pub struct EpochPlan {
     pub masker: Masker,
     /// The resolved pair and mask specs.
     pub spec: EpochSpec,
+    /// How documents are split into train, validation and test (`None`: all train).
+    pub split: Option<SplitSpec>,
     /// The epoch's content configuration (no locations) and its hash.
     pub content: serde_json::Value,
     /// Hex SHA-256 of `content`.
@@ -105,6 +107,18 @@ impl EpochPlan {
         if let Some(masking) = content["masking"].as_object_mut() {
             masking.remove("synonyms"); // a location; the table is identified by its hash
         }
+        // Only a split changes the content; epochs without one keep the hash they had before.
+        let output = &config.output;
+        let split = output.splits_documents().then_some(SplitSpec {
+            seed: config.seed,
+            validation_fraction: output.validation_fraction,
+            test_fraction: output.test_fraction,
+        });
+        if split.is_some() {
+            content["output"]["validation_fraction"] = output.validation_fraction.into();
+            content["output"]["test_fraction"] = output.test_fraction.into();
+            content["output"]["split_shards"] = output.split_shards.into();
+        }
         let config_hash = sha256_hex(content.to_string().as_bytes());
         let identity = sha256_hex(format!("{config_hash}/{}", documents.manifest_sha256()).as_bytes());
         let dataset = root.join(&format!("epochs/{epoch}"));
@@ -121,6 +135,7 @@ impl EpochPlan {
             synonyms_hash,
             masker,
             spec,
+            split,
             content,
             config_hash,
             identity,
@@ -152,6 +167,16 @@ fn check_documents_config(
             differing.join(", ")
         ),
     ))
+}
+
+/// Output shards of `split` (per length bin) under `config`.
+pub fn shards_of(config: &PipelineConfig, split: Split) -> u32 {
+    let output = &config.output;
+    match split {
+        Split::Train => output.example_shards,
+        Split::Validation => output.held_out_shards(output.validation_fraction),
+        Split::Test => output.held_out_shards(output.test_fraction),
+    }
 }
 
 /// What the phases of one epoch run share.

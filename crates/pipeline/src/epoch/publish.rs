@@ -9,7 +9,8 @@ use crate::lease::Lease;
 use crate::workers::Workers;
 use crate::{PipelineError, dataset};
 use maskforge_schema::{
-    Dataset, EpochStats, ExamplesManifest, FileEntry, ShardEntry, TOOL_VERSION, VOCAB_FILE, VocabEntry, examples,
+    Dataset, EpochStats, ExamplesManifest, FileEntry, ShardEntry, Split, SplitSection, TOOL_VERSION, VOCAB_FILE,
+    VocabEntry, examples,
 };
 use maskforge_store::{Location, StoreError, sha256_hex};
 use std::collections::BTreeSet;
@@ -49,12 +50,23 @@ pub async fn listed_shards(location: &Location) -> Result<BTreeSet<String>, Pipe
         Err(e) => return Err(e.into()),
     };
     let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    Ok(value["shards"]
-        .as_array()
+    let sections = [&value, &value["validation"], &value["test"]];
+    Ok(sections
         .into_iter()
+        .filter_map(|section| section["shards"].as_array())
         .flatten()
         .filter_map(|s| s["path"].as_str().map(str::to_owned))
         .collect())
+}
+
+/// What one split of a built epoch holds.
+pub struct SplitOutput {
+    /// The split.
+    pub split: Split,
+    /// Its shards, in `example_id` order.
+    pub shards: Vec<ShardEntry>,
+    /// Its statistics.
+    pub stats: EpochStats,
 }
 
 /// Writes the vocabulary and the manifest of the built epoch, then removes the exchange and
@@ -63,13 +75,24 @@ pub async fn listed_shards(location: &Location) -> Result<BTreeSet<String>, Pipe
 pub fn publish(
     plan: &EpochPlan,
     lease: Lease,
-    shards: Vec<ShardEntry>,
-    stats: EpochStats,
+    outputs: Vec<SplitOutput>,
     workers: Workers,
     handle: &tokio::runtime::Handle,
 ) -> Result<EpochReport, PipelineError> {
     let (dataset, manifest_location) = (&plan.dataset, &plan.manifest_location);
     let vocab_text = plan.tokens.join("\n") + "\n";
+    let (mut shards, mut stats, mut validation, mut test) = (Vec::new(), EpochStats::default(), None, None);
+    for output in outputs {
+        let section = SplitSection {
+            shards: output.shards,
+            stats: output.stats,
+        };
+        match output.split {
+            Split::Train => (shards, stats) = (section.shards, section.stats),
+            Split::Validation => validation = Some(section),
+            Split::Test => test = Some(section),
+        }
+    }
     let manifest = ExamplesManifest {
         schema_version: examples::SCHEMA_VERSION.to_owned(),
         tool_version: TOOL_VERSION.to_owned(),
@@ -98,10 +121,14 @@ pub fn publish(
             .collect(),
         shards,
         stats,
+        split: plan.split,
+        validation,
+        test,
     };
+    let all_shards: Vec<ShardEntry> = manifest.all_shards().cloned().collect();
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| PipelineError::Internal(e.to_string()))?;
     let created = handle.block_on(async {
-        dataset::verify_shards(dataset, &manifest.shards, false)
+        dataset::verify_shards(dataset, &all_shards, false)
             .await
             .map_err(|problem| {
                 PipelineError::input(
@@ -127,7 +154,7 @@ pub fn publish(
     }
     handle.block_on(async {
         dataset.join(EXCHANGE_FOLDER).delete_all().await?;
-        let keep: Vec<&str> = manifest.shards.iter().map(|s| s.path.as_str()).collect();
+        let keep: Vec<&str> = all_shards.iter().map(|s| s.path.as_str()).collect();
         dataset::remove_replaced(dataset, &lease.replaces().await?, &keep).await?;
         lease.release(true).await
     })?;

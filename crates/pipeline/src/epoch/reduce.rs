@@ -1,7 +1,7 @@
-//! Phase 3 of an epoch: one output shard from the map runs. Shard k of a bin holds a known
-//! interval of the bin's global order (balanced sizes); the summed range counts of all runs
-//! say which rank ranges hold that interval, so the reducer reads those byte ranges of every
-//! run, merges them by (rank, key) and keeps the interval.
+//! Phase 3 of an epoch: one output shard from the map runs. Shard k of a stream (a length bin
+//! of a split) holds a known interval of the stream's order (balanced sizes); the summed range
+//! counts of all runs say which rank ranges hold that interval, so the reducer reads those byte
+//! ranges of every run, merges them by (rank, key) and keeps the interval.
 
 use super::codec;
 use super::exchange::{Exchange, Phase, PhaseWork};
@@ -26,7 +26,7 @@ pub struct Reduce<'a> {
     pub slices: &'a [ShardSlice],
     /// The map phase's results, per group.
     pub mapped: &'a [MapResult],
-    /// Where each (bin, rank range) starts in the global order.
+    /// Where each (stream, rank range) starts in its stream's order.
     pub starts: RangeStarts,
     /// Encodes the shards.
     pub writer: ExamplesWriter,
@@ -40,7 +40,7 @@ impl<'a> Reduce<'a> {
         job: &'a EpochJob<'a>,
         slices: &'a [ShardSlice],
         mapped: &'a [MapResult],
-        bins: usize,
+        streams: usize,
         ranges: usize,
         writer: ExamplesWriter,
         exchange: &Exchange,
@@ -49,7 +49,7 @@ impl<'a> Reduce<'a> {
             job,
             slices,
             mapped,
-            starts: RangeStarts::new(mapped, bins, ranges),
+            starts: RangeStarts::new(mapped, streams, ranges),
             writer,
             runs: (0..mapped.len()).map(|g| run_object(exchange, g)).collect(),
         }
@@ -69,17 +69,18 @@ impl PhaseWork for Reduce<'_> {
     }
 }
 
-/// The global order's positions where each (bin, rank range) starts, from all map results.
+/// The positions where each (stream, rank range) starts in its stream's order, from all map
+/// results.
 pub struct RangeStarts {
     ranges: usize,
-    /// Per bin: `ranges + 1` starting positions within the bin.
+    /// Per stream: `ranges + 1` starting positions within the stream.
     starts: Vec<Vec<u64>>,
 }
 
 impl RangeStarts {
     /// Sums the counts of every map result.
-    pub fn new(results: &[MapResult], bins: usize, ranges: usize) -> Self {
-        let starts = (0..bins)
+    pub fn new(results: &[MapResult], streams: usize, ranges: usize) -> Self {
+        let starts = (0..streams)
             .map(|b| {
                 let mut starts = Vec::with_capacity(ranges + 1);
                 let mut total = 0u64;
@@ -94,9 +95,9 @@ impl RangeStarts {
         Self { ranges, starts }
     }
 
-    /// The ranges of `bin` that hold positions `first..first + rows` (rows > 0).
-    fn covering(&self, bin: usize, first: u64, rows: u64) -> std::ops::RangeInclusive<usize> {
-        let starts = &self.starts[bin];
+    /// The ranges of `stream` that hold positions `first..first + rows` (rows > 0).
+    fn covering(&self, stream: usize, first: u64, rows: u64) -> std::ops::RangeInclusive<usize> {
+        let starts = &self.starts[stream];
         let holding = |position: u64| (0..self.ranges).find(|&r| starts[r + 1] > position).unwrap_or(0);
         holding(first)..=holding(first + rows - 1)
     }
@@ -112,11 +113,11 @@ impl Reduce<'_> {
         let mut cursors = Vec::new();
         let mut skip = 0;
         if shard.rows > 0 {
-            let covering = starts.covering(shard.bin_index, shard.first, shard.rows);
-            skip = shard.first - starts.starts[shard.bin_index][*covering.start()];
+            let covering = starts.covering(shard.stream, shard.first, shard.rows);
+            skip = shard.first - starts.starts[shard.stream][*covering.start()];
             let (lo, hi) = (
-                shard.bin_index * starts.ranges + covering.start(),
-                shard.bin_index * starts.ranges + covering.end() + 1,
+                shard.stream * starts.ranges + covering.start(),
+                shard.stream * starts.ranges + covering.end() + 1,
             );
             let holding = results.iter().filter(|r| r.offsets[hi] > r.offsets[lo]).count();
             let window = (WINDOW_BUDGET / holding.max(1)).max(MIN_WINDOW);
@@ -280,6 +281,7 @@ mod tests {
             let mut items: Vec<(SortKey, Vec<u8>)> = (0..50u64)
                 .map(|i| {
                     let key = SortKey {
+                        section: (i % 2) as u8,
                         bin: 0,
                         rank: maskforge_masking::mix64(run * 100 + i, 3),
                         key: run * 100 + i,

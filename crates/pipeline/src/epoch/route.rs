@@ -5,7 +5,7 @@
 use super::codec::{Reader, get_document, put_document};
 use super::exchange::{Exchange, Phase, PhaseWork};
 use super::frame::{put_record, records};
-use super::partition::partition_of;
+use super::partition::Partitioning;
 use crate::PipelineError;
 use crate::progress::Progress;
 use maskforge_schema::documents::Document;
@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 /// to groups (the units of the map phase: contiguous runs of partitions).
 #[derive(Debug, Clone, Copy)]
 pub struct Grouping {
+    /// Which partition (and split) each document belongs to.
+    pub partitioning: Partitioning,
     /// Number of partitions.
     pub partitions: usize,
     /// Number of groups.
@@ -27,9 +29,11 @@ impl Grouping {
     /// At most this many groups, so the route phase writes at most this many objects per shard.
     pub const MAX_GROUPS: usize = 64;
 
-    /// The grouping of `partitions` partitions.
-    pub fn new(partitions: usize) -> Self {
+    /// The grouping of the partitions of `partitioning`.
+    pub fn new(partitioning: Partitioning) -> Self {
+        let partitions = partitioning.count();
         Self {
+            partitioning,
             partitions: partitions.max(1),
             groups: partitions.clamp(1, Self::MAX_GROUPS),
         }
@@ -51,8 +55,8 @@ impl Grouping {
 /// What routing one documents shard produced.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RouteResult {
-    /// Documents read.
-    pub documents: u64,
+    /// Documents read, per section (split) of the epoch.
+    pub documents: Vec<u64>,
     /// Bytes written for each group (0: no object).
     pub group_bytes: Vec<u64>,
 }
@@ -87,7 +91,7 @@ impl PhaseWork for Route<'_> {
     fn run_unit(&self, index: usize) -> Result<RouteResult, PipelineError> {
         let result = self.handle.block_on(self.route_shard(index))?;
         let bytes = self.documents.shard(index)?.bytes;
-        self.progress.advance(bytes, result.documents);
+        self.progress.advance(bytes, result.documents.iter().sum());
         Ok(result)
     }
 }
@@ -97,13 +101,14 @@ impl Route<'_> {
     async fn route_shard(&self, index: usize) -> Result<RouteResult, PipelineError> {
         let grouping = self.grouping;
         let mut buffers = vec![Vec::new(); grouping.groups];
-        let mut count = 0u64;
+        let partitioning = grouping.partitioning;
+        let mut counts = vec![0u64; partitioning.sections()];
         let mut record = Vec::new();
         self.documents
             .for_each_batch(index, |docs| {
                 for doc in &docs {
-                    count += 1;
-                    let group = grouping.group_of(partition_of(doc.doc_id, grouping.partitions));
+                    counts[partitioning.split_of(doc.doc_id) as usize] += 1;
+                    let group = grouping.group_of(partitioning.partition_of(doc.doc_id));
                     record.clear();
                     put_document(&mut record, doc);
                     // Writing into a Vec cannot fail.
@@ -119,7 +124,7 @@ impl Route<'_> {
             }
         }
         Ok(RouteResult {
-            documents: count,
+            documents: counts,
             group_bytes,
         })
     }
@@ -135,12 +140,12 @@ pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<Document>, PipelineE
 
 #[cfg(test)]
 mod tests {
-    use super::Grouping;
+    use super::{Grouping, Partitioning};
 
     #[test]
     fn groups_cover_partitions_contiguously() {
         for partitions in [1, 2, 7, 64, 65, 1000] {
-            let g = Grouping::new(partitions);
+            let g = Grouping::new(Partitioning::new(partitions as u64, 1, None));
             let mut next = 0;
             for group in 0..g.groups {
                 let range = g.partitions_of(group);

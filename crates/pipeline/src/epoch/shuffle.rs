@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// Where an example goes in the epoch's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SortKey {
+    /// Section of the order: the example's split (`Split as u8`; 0 without a split).
+    pub section: u8,
     /// Length bin (0 without binning).
     pub bin: u8,
     /// Keyed random rank.
@@ -23,23 +25,33 @@ pub struct SortKey {
 }
 
 impl SortKey {
+    /// Bytes of [`SortKey::to_bytes`].
+    pub const BYTES: usize = 18;
+
     /// The key's fixed-width form, which sorts like the key only field by field.
-    pub fn to_bytes(self) -> [u8; 17] {
-        let mut b = [0u8; 17];
-        b[0] = self.bin;
-        b[1..9].copy_from_slice(&self.rank.to_le_bytes());
-        b[9..17].copy_from_slice(&self.key.to_le_bytes());
+    pub fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut b = [0u8; Self::BYTES];
+        b[0] = self.section;
+        b[1] = self.bin;
+        b[2..10].copy_from_slice(&self.rank.to_le_bytes());
+        b[10..18].copy_from_slice(&self.key.to_le_bytes());
         b
     }
 
     /// Reads [`SortKey::to_bytes`].
-    pub fn from_bytes(b: &[u8; 17]) -> Self {
+    pub fn from_bytes(b: &[u8; Self::BYTES]) -> Self {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         Self {
-            bin: b[0],
-            rank: u64_at(1),
-            key: u64_at(9),
+            section: b[0],
+            bin: b[1],
+            rank: u64_at(2),
+            key: u64_at(10),
         }
+    }
+
+    /// The (section, bin) stream of the key among `bins` bins per section.
+    pub fn stream(self, bins: usize) -> usize {
+        usize::from(self.section) * bins + usize::from(self.bin)
     }
 }
 
@@ -178,6 +190,7 @@ mod tests {
             .map(|i| {
                 (
                     SortKey {
+                        section: (i % 2) as u8,
                         bin: (i % 3) as u8,
                         rank: maskforge_masking::mix64(i, 1),
                         key: i,

@@ -4,7 +4,7 @@
 
 use crate::TrainerError;
 pub use maskforge_schema::examples::Example;
-use maskforge_schema::{Dataset, DatasetError, ExamplesManifest};
+use maskforge_schema::{Dataset, DatasetError, ExamplesManifest, Split};
 use maskforge_store::Location;
 
 impl From<DatasetError> for TrainerError {
@@ -19,7 +19,7 @@ impl From<DatasetError> for TrainerError {
 /// An examples dataset (`<output>/epochs/E/`), read through its manifest.
 pub struct ExamplesDataset {
     dataset: Dataset<ExamplesManifest>,
-    runtime: tokio::runtime::Runtime,
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
     /// `vocab.txt`, read and checked on first use.
     vocabulary: std::sync::OnceLock<Vec<String>>,
 }
@@ -36,8 +36,18 @@ impl ExamplesDataset {
         let dataset = runtime.block_on(Dataset::open(Location::parse(url)?))?;
         Ok(Self {
             dataset,
-            runtime,
+            runtime: std::sync::Arc::new(runtime),
             vocabulary: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The dataset seen as its split `split` (its shards in the manifest's `shards`), or
+    /// `None` when the epoch has no such split.
+    pub fn split(&self, split: Split) -> Option<Self> {
+        Some(Self {
+            dataset: self.dataset.split(split)?,
+            runtime: self.runtime.clone(),
+            vocabulary: self.vocabulary.clone(),
         })
     }
 

@@ -5,6 +5,7 @@ use super::config::TrainConfig;
 use crate::TrainerError;
 use crate::loader::LoaderState;
 use crate::model::ModelConfig;
+use maskforge_schema::SplitSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,10 @@ pub struct CheckpointState {
     pub train: TrainConfig,
     /// `config_hash` of the examples dataset trained on.
     pub dataset_config_hash: String,
+    /// The dataset's split into train, validation and test (`None`: not split; also in
+    /// checkpoints written before splits existed).
+    #[serde(default)]
+    pub split: Option<SplitSpec>,
 }
 
 impl CheckpointState {

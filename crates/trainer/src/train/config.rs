@@ -43,7 +43,8 @@ pub struct TrainConfig {
     /// Clip the global gradient norm to this (0: no clipping).
     #[serde(default = "default_max_grad_norm")]
     pub max_grad_norm: f64,
-    /// The last this-many shards of the manifest are held out for evaluation.
+    /// The last this-many shards of the manifest are held out for evaluation (only for a
+    /// dataset without a validation split, which is evaluated on instead).
     #[serde(default = "one")]
     pub held_out_shards: usize,
     /// Evaluate every this-many steps (0: only at the end).
@@ -120,13 +121,14 @@ impl TrainConfig {
         }
     }
 
-    /// Checks the settings against a dataset of `shards` shards.
-    pub fn validate(&self, shards: usize) -> Result<(), TrainerError> {
+    /// Checks the settings against a dataset of `shards` train shards, with or without a
+    /// validation split.
+    pub fn validate(&self, shards: usize, has_validation: bool) -> Result<(), TrainerError> {
         let fail = |key: &str, m: String| Err(TrainerError::config(format!("train.{key}"), m));
         if self.batch_size == 0 {
             return fail("batch_size", "must be positive".into());
         }
-        if self.held_out_shards >= shards {
+        if !has_validation && self.held_out_shards >= shards {
             return fail(
                 "held_out_shards",
                 format!(

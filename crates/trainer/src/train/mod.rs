@@ -1,5 +1,5 @@
 //! Pretraining: the loop (gradient accumulation, clipping, warm-up and decay), evaluation on
-//! held-out shards, and checkpoints that resume exactly.
+//! the validation split (or held-out shards), and checkpoints that resume exactly.
 
 mod checkpoint;
 mod config;
@@ -13,6 +13,7 @@ use crate::TrainerError;
 use crate::loader::{ExamplesDataset, Loader, LoaderOptions, LoaderState, Prefetched, Remasker, Step};
 use crate::model::{Bert, Inputs, Mode, ModelConfig, Params};
 use candle_core::{Device, Tensor};
+use maskforge_schema::{Split, SplitSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,7 +41,7 @@ pub struct StepReport {
     pub seconds: f64,
 }
 
-/// Accuracy on the held-out shards.
+/// Accuracy on the validation split (or the held-out shards).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalReport {
     /// Examples evaluated.
@@ -58,6 +59,8 @@ pub struct EvalReport {
 /// A model, its optimizer and its place in the data.
 pub struct Trainer {
     dataset: Arc<ExamplesDataset>,
+    /// The dataset's validation split, evaluated on instead of held-out shards when present.
+    validation: Option<Arc<ExamplesDataset>>,
     config: TrainConfig,
     params: Params,
     model: Bert,
@@ -76,7 +79,8 @@ impl Trainer {
         config: TrainConfig,
         device: Device,
     ) -> Result<Self, TrainerError> {
-        config.validate(dataset.manifest().shards.len())?;
+        let validation = dataset.split(Split::Validation).map(Arc::new);
+        config.validate(dataset.manifest().shards.len(), validation.is_some())?;
         let vocab = dataset.vocabulary()?;
         if model.vocab_size == 0 {
             model.vocab_size = vocab.len();
@@ -101,6 +105,7 @@ impl Trainer {
         let optimizer = AdamW::new(params.vars(), config.adamw())?;
         Ok(Self {
             dataset,
+            validation,
             config,
             params,
             model: bert,
@@ -114,6 +119,24 @@ impl Trainer {
     /// The trainer saved in checkpoint folder `dir`, ready to continue.
     pub fn resume(dataset: Arc<ExamplesDataset>, dir: &Path, device: Device) -> Result<Self, TrainerError> {
         let state = CheckpointState::read(dir)?;
+        if state.split != dataset.manifest().split {
+            let describe = |split: &Option<SplitSpec>| match split {
+                Some(s) => format!(
+                    "seed {}, validation {}, test {}",
+                    s.seed, s.validation_fraction, s.test_fraction
+                ),
+                None => "no split".to_owned(),
+            };
+            return Err(TrainerError::config(
+                dir.display().to_string(),
+                format!(
+                    "the checkpoint was trained with another validation/test split ({}) than this dataset has ({}): \
+                     its held-out documents would not be held out",
+                    describe(&state.split),
+                    describe(&dataset.manifest().split)
+                ),
+            ));
+        }
         if state.dataset_config_hash != dataset.manifest().config_hash {
             return Err(TrainerError::config(
                 dir.display().to_string(),
@@ -148,7 +171,12 @@ impl Trainer {
         &self.config
     }
 
+    /// Train shards held out for evaluation: none when the dataset has a validation split,
+    /// else the last `held_out_shards`.
     fn held_out(&self) -> Vec<usize> {
+        if self.validation.is_some() {
+            return Vec::new();
+        }
         let shards = self.dataset.manifest().shards.len();
         (shards - self.config.held_out_shards..shards).collect()
     }
@@ -235,19 +263,26 @@ impl Trainer {
         Ok(())
     }
 
-    /// Accuracy on the held-out shards (at most `max_batches` batches; 0 for all), no dropout.
+    /// Accuracy on the validation split, or on the held-out shards of a dataset without one
+    /// (at most `max_batches` batches; 0 for all), no dropout.
     pub fn evaluate(&self, max_batches: usize) -> Result<EvalReport, TrainerError> {
-        let shards = self.dataset.manifest().shards.len();
-        let held = self.held_out();
+        let (dataset, left_out) = match &self.validation {
+            Some(validation) => (validation.clone(), Vec::new()),
+            None => {
+                let held = self.held_out();
+                let shards = self.dataset.manifest().shards.len();
+                (self.dataset.clone(), (0..shards).filter(|i| !held.contains(i)).collect())
+            }
+        };
         let options = LoaderOptions {
             seed: self.config.seed,
             rank: 0,
             world_size: 1,
             global_batch: self.config.batch_size,
-            held_out: (0..shards).filter(|i| !held.contains(i)).collect(),
+            held_out: left_out,
             remask: None,
         };
-        let loader = Loader::new(self.dataset.clone(), options, LoaderState::default())?;
+        let loader = Loader::new(dataset, options, LoaderState::default())?;
         let limit = if max_batches == 0 { usize::MAX } else { max_batches };
         let (mut examples, mut batches) = (0, 0);
         let (mut mlm_right, mut mlm_total, mut mlm_loss) = (0, 0, 0.0);
@@ -288,6 +323,7 @@ impl Trainer {
             model: self.model.config().clone(),
             train: self.config.clone(),
             dataset_config_hash: self.dataset.manifest().config_hash.clone(),
+            split: self.dataset.manifest().split,
         };
         checkpoint::write(root, &state, |dir| {
             self.params.save(&dir.join(checkpoint::MODEL_FILE))?;
