@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import pyarrow, numpy, datasets, transformers' 2>/dev/null; then
+if ! python3 -c 'import pyarrow, numpy, datasets, transformers, jsonschema' 2>/dev/null; then
     echo "installing the Python test requirements (tests/python/requirements.txt)"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi

@@ -3,6 +3,7 @@ example ids, the batch's array shapes and the sum of each array. The Rust test
 `crates/trainer/tests/python_loader.rs` compares it with the Rust loader.
 
 usage: loader_order.py EPOCH_DIR --seed S --global-batch B --world W --rank R [--state JSON] [--held-out I,J]
+                       [--split train|validation|test]
 """
 
 import argparse
@@ -12,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
 
-from maskforge_data import ExamplesLoader  # noqa: E402
+from maskforge_data import ExamplesEpoch, ExamplesLoader  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("epoch_dir")
@@ -22,10 +23,11 @@ parser.add_argument("--world", type=int, default=1)
 parser.add_argument("--rank", type=int, default=0)
 parser.add_argument("--state", default=None)
 parser.add_argument("--held-out", default="")
+parser.add_argument("--split", default="train")
 args = parser.parse_args()
 
 loader = ExamplesLoader(
-    args.epoch_dir,
+    ExamplesEpoch(args.epoch_dir, args.split),
     seed=args.seed,
     global_batch=args.global_batch,
     rank=args.rank,

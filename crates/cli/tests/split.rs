@@ -18,6 +18,21 @@ const SPLIT: [&str; 6] = [
     "pairs.negative_pool=40",
 ];
 
+/// Validates the manifests of `datasets` against `schemas/*.schema.json`.
+fn check_manifest_schema(datasets: &[&Path]) {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/python/check_manifest_schema.py"))
+        .args(datasets)
+        .output()
+        .expect("python3 with jsonschema (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `maskforge ARGS --quiet`, expected to succeed.
 fn run(args: &[&str]) {
     let mut all = args.to_vec();
@@ -68,7 +83,11 @@ fn document_tokens(documents: &Path) -> HashMap<u64, Vec<u32>> {
             .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let ids = batch.column_by_name("doc_id").unwrap().as_primitive::<UInt64Type>().clone();
+            let ids = batch
+                .column_by_name("doc_id")
+                .unwrap()
+                .as_primitive::<UInt64Type>()
+                .clone();
             let tokens = batch.column_by_name("input_ids").unwrap().as_list::<i32>().clone();
             for r in 0..batch.num_rows() {
                 let t = tokens.value(r).as_primitive::<UInt32Type>().values().to_vec();
@@ -150,7 +169,10 @@ fn splits_are_disjoint_fixed_across_epochs_and_never_mixed_into_train() {
             .iter()
             .map(|s| s["rows"].as_u64().unwrap())
             .collect();
-        assert!(rows.iter().max().unwrap() - rows.iter().min().unwrap() <= 1, "{key}: {rows:?}");
+        assert!(
+            rows.iter().max().unwrap() - rows.iter().min().unwrap() <= 1,
+            "{key}: {rows:?}"
+        );
         assert_eq!(rows.iter().sum::<u64>(), m0[key]["stats"]["examples"].as_u64().unwrap());
     }
 
@@ -198,15 +220,23 @@ fn splits_are_disjoint_fixed_across_epochs_and_never_mixed_into_train() {
                 if e.pair_type == 1 {
                     random_docs += 1;
                 }
-                let Some(found) = second.get(..4).and_then(|w| where_found.get(w)) else { continue };
+                let Some(found) = second.get(..4).and_then(|w| where_found.get(w)) else {
+                    continue;
+                };
                 if found.len() == 1 {
                     checked += 1;
-                    assert!(found.contains(split), "a {split} example's second segment is from {found:?}");
+                    assert!(
+                        found.contains(split),
+                        "a {split} example's second segment is from {found:?}"
+                    );
                 }
             }
         }
     }
-    assert!(random_docs > 100 && checked > 1000, "{random_docs} random-document pairs, {checked} checked");
+    assert!(
+        random_docs > 100 && checked > 1000,
+        "{random_docs} random-document pairs, {checked} checked"
+    );
 }
 
 #[test]
@@ -216,7 +246,14 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     let other = out.path().join("b");
     let input = corpus("en/fortunes.txt");
     let pipeline = pipeline("bert-nsp-en.toml");
-    let mut prepare = vec!["prepare", &pipeline, "--input", &input, "--output", root.to_str().unwrap()];
+    let mut prepare = vec![
+        "prepare",
+        &pipeline,
+        "--input",
+        &input,
+        "--output",
+        root.to_str().unwrap(),
+    ];
     prepare.extend(["--set", "output.documents_shard_bytes=200000"]);
     run(&prepare);
     for (path, bytes) in tree(&root.join("documents")) {
@@ -235,6 +272,7 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     epoch(&other, "2", &[]);
     let (a, b) = (root.join("epochs/0"), other.join("epochs/0"));
     assert_eq!(tree(&a), tree(&b), "thread count changed the bytes");
+    check_manifest_schema(&[&root.join("documents"), &a]);
     let m = manifest(&a);
     assert!(
         m["validation"]["shards"]
@@ -253,10 +291,20 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     // epoch has no test section any more.
     std::fs::write(a.join("test/notes.txt"), "mine").unwrap();
     let mut args = vec!["epoch", &pipeline, "--output", root.to_str().unwrap(), "--epoch", "0"];
-    args.extend(["--set", "output.length_bins=[64]", "--set", "output.validation_fraction=0.15"]);
+    args.extend([
+        "--set",
+        "output.length_bins=[64]",
+        "--set",
+        "output.validation_fraction=0.15",
+    ]);
     run(&args);
     let m = manifest(&a);
-    assert!(m.get("test").is_none() && m["split"]["test_fraction"] == 0.0, "{}", m["split"]);
+    assert!(
+        m.get("test").is_none() && m["split"]["test_fraction"] == 0.0,
+        "{}",
+        m["split"]
+    );
+    check_manifest_schema(&[&a]);
     let left: Vec<String> = tree(&a.join("test")).into_iter().map(|(p, _)| p).collect();
     assert_eq!(left, ["notes.txt"]);
     let err = maskforge_err(&["inspect", a.to_str().unwrap(), "--split", "test"]);
@@ -268,5 +316,6 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     run(&args);
     let m = manifest(&a);
     assert!(m.get("split").is_none() && m.get("validation").is_none(), "{m}");
+    check_manifest_schema(&[&a]);
     assert_eq!(files_containing(&a.join("validation"), ".parquet"), 0);
 }

@@ -504,7 +504,9 @@ impl OutputConfig {
         if self.split_shards > 0 {
             return self.split_shards;
         }
-        ((f64::from(self.example_shards) * fraction).ceil() as u32).min(self.example_shards).max(1)
+        ((f64::from(self.example_shards) * fraction).ceil() as u32)
+            .min(self.example_shards)
+            .max(1)
     }
 }
 

@@ -1,10 +1,12 @@
 //! The Python loader (`python/maskforge_data`, pyarrow + numpy) reads the same batches as the
 //! Rust loader: the same example ids per step and rank, the same padded arrays, for world sizes
-//! 1, 2 and 3, with length bins, for NSP, SOP and packed epochs, and after a resume.
+//! 1, 2 and 3, with length bins, for NSP, SOP and packed epochs, for a validation split, and
+//! after a resume.
 
 mod common;
 
 use common::{epoch_dataset, repo};
+use maskforge_schema::Split;
 use maskforge_trainer::loader::{Batch, ExamplesDataset, Loader, LoaderOptions, LoaderState, SentenceTask};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -38,6 +40,18 @@ fn describe(batch: &Batch, task: SentenceTask) -> Value {
     json!({"example_ids": batch.example_ids, "arrays": arrays})
 }
 
+/// The loader options both loaders are given.
+fn options(world: usize, rank: usize, held_out: &[usize]) -> LoaderOptions {
+    LoaderOptions {
+        seed: SEED,
+        rank,
+        world_size: world,
+        global_batch: GLOBAL_BATCH,
+        held_out: held_out.to_vec(),
+        remask: None,
+    }
+}
+
 fn rust_steps(
     dataset: &Arc<ExamplesDataset>,
     world: usize,
@@ -45,15 +59,7 @@ fn rust_steps(
     state: LoaderState,
     held_out: &[usize],
 ) -> Value {
-    let options = LoaderOptions {
-        seed: SEED,
-        rank,
-        world_size: world,
-        global_batch: GLOBAL_BATCH,
-        held_out: held_out.to_vec(),
-        remask: None,
-    };
-    let loader = Loader::new(dataset.clone(), options, state).unwrap();
+    let loader = Loader::new(dataset.clone(), options(world, rank, held_out), state).unwrap();
     let task = loader.task();
     let mut last = state;
     let steps: Vec<Value> = loader
@@ -66,11 +72,12 @@ fn rust_steps(
     json!({"steps": steps, "state": {"epoch": last.epoch, "steps": last.steps, "samples": last.samples}})
 }
 
-fn python_steps(dir: &Path, world: usize, rank: usize, state: LoaderState, held_out: &[usize]) -> Value {
+fn python_steps(dir: &Path, split: Split, world: usize, rank: usize, state: LoaderState, held_out: &[usize]) -> Value {
     let held: Vec<String> = held_out.iter().map(|i| i.to_string()).collect();
     let output = Command::new("python3")
         .arg(repo().join("tests/python/loader_order.py"))
         .arg(dir)
+        .args(["--split", split.name()])
         .args(["--seed", &SEED.to_string(), "--global-batch", &GLOBAL_BATCH.to_string()])
         .args(["--world", &world.to_string(), "--rank", &rank.to_string()])
         .args(["--state", &serde_json::to_string(&state).unwrap()])
@@ -81,8 +88,9 @@ fn python_steps(dir: &Path, world: usize, rank: usize, state: LoaderState, held_
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn assert_same_batches(dir: &Path, what: &str) {
-    let dataset = Arc::new(ExamplesDataset::open(dir.to_str().unwrap()).unwrap());
+fn assert_same_batches(dir: &Path, split: Split, what: &str) {
+    let whole = ExamplesDataset::open(dir.to_str().unwrap()).unwrap();
+    let dataset = Arc::new(whole.split(split).expect("the split"));
     for world in 1..=3 {
         for rank in 0..world {
             for held_out in [&[][..], &[1][..]] {
@@ -93,7 +101,7 @@ fn assert_same_batches(dir: &Path, what: &str) {
                     "{what}: too few steps to compare"
                 );
                 assert_eq!(
-                    python_steps(dir, world, rank, start, held_out),
+                    python_steps(dir, split, world, rank, start, held_out),
                     rust,
                     "{what}: world {world}, rank {rank}, held out {held_out:?}"
                 );
@@ -107,7 +115,7 @@ fn assert_same_batches(dir: &Path, what: &str) {
         };
         let rust = rust_steps(&dataset, world, world - 1, resumed, &[]);
         assert_eq!(
-            python_steps(dir, world, world - 1, resumed, &[]),
+            python_steps(dir, split, world, world - 1, resumed, &[]),
             rust,
             "{what}: resumed, world {world}"
         );
@@ -121,23 +129,28 @@ fn python_and_rust_loaders_read_the_same_batches() {
         &tmp.path().join("nsp"),
         "bert-nsp-en.toml",
         &["en/fortunes.txt"],
-        &["output.length_bins=[64, 96]", "output.example_shards=3"],
+        &[
+            "output.length_bins=[64, 96]",
+            "output.example_shards=3",
+            "output.validation_fraction=0.1",
+        ],
     );
-    assert_same_batches(&nsp, "bert-nsp-en, binned");
+    assert_same_batches(&nsp, Split::Train, "bert-nsp-en, binned");
+    assert_same_batches(&nsp, Split::Validation, "bert-nsp-en, binned, validation split");
     let sop = epoch_dataset(
         &tmp.path().join("sop"),
         "albert-sop.toml",
         &["zh/fortunes-zh.txt"],
         &["output.example_shards=4"],
     );
-    assert_same_batches(&sop, "albert-sop");
+    assert_same_batches(&sop, Split::Train, "albert-sop");
     let packed = epoch_dataset(
         &tmp.path().join("packed"),
         "roberta-en.toml",
         &["en/fortunes.txt"],
         &["output.example_shards=4"],
     );
-    assert_same_batches(&packed, "roberta-en, packed");
+    assert_same_batches(&packed, Split::Train, "roberta-en, packed");
 }
 
 #[test]
@@ -150,15 +163,7 @@ fn a_state_from_another_order_is_refused_by_both() {
         steps: 2,
         samples: 5,
     };
-    let options = LoaderOptions {
-        seed: SEED,
-        rank: 0,
-        world_size: 1,
-        global_batch: GLOBAL_BATCH,
-        held_out: vec![],
-        remask: None,
-    };
-    assert!(Loader::new(dataset, options, bad).is_err());
+    assert!(Loader::new(dataset, options(1, 0, &[]), bad).is_err());
     let output = Command::new("python3")
         .arg(repo().join("tests/python/loader_order.py"))
         .arg(&dir)

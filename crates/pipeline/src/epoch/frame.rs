@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(read_item(&mut reader).unwrap(), None);
         assert_eq!(parse_item(&bytes[..10]), Err(ITEM_HEADER));
         let second = item_size(0) as usize;
-        assert_eq!(parse_item(&bytes[second..second + ITEM_HEADER + 1]), Err(ITEM_HEADER + 5));
+        assert_eq!(
+            parse_item(&bytes[second..second + ITEM_HEADER + 1]),
+            Err(ITEM_HEADER + 5)
+        );
         let mut cut = &bytes[..bytes.len() - 1];
         for _ in 0..2 {
             read_item(&mut cut).unwrap();

@@ -83,7 +83,13 @@ pub struct ShardSlice {
 /// examples in bin `b`, `shards` per bin; a bin without examples has no shards when binned.
 /// `example_id`s run over the bins in order, from 0 in each split. Paths are in the split's
 /// folder.
-pub fn shard_slices(split: Split, first_stream: usize, bin_totals: &[u64], shards: u32, binned: bool) -> Vec<ShardSlice> {
+pub fn shard_slices(
+    split: Split,
+    first_stream: usize,
+    bin_totals: &[u64],
+    shards: u32,
+    binned: bool,
+) -> Vec<ShardSlice> {
     let mut slices = Vec::new();
     let mut next_id = 0u64;
     for (bin, &count) in bin_totals.iter().enumerate() {

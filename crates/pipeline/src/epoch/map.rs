@@ -188,7 +188,14 @@ fn map_group(
 
     let stats = sections
         .iter()
-        .map(|c| unit_stats(&c.pairs, &c.masks, &c.lengths, bins.binned().then_some(c.bins.as_slice())))
+        .map(|c| {
+            unit_stats(
+                &c.pairs,
+                &c.masks,
+                &c.lengths,
+                bins.binned().then_some(c.bins.as_slice()),
+            )
+        })
         .collect();
     Ok(MapResult { stats, counts, offsets })
 }

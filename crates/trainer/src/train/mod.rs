@@ -271,7 +271,10 @@ impl Trainer {
             None => {
                 let held = self.held_out();
                 let shards = self.dataset.manifest().shards.len();
-                (self.dataset.clone(), (0..shards).filter(|i| !held.contains(i)).collect())
+                (
+                    self.dataset.clone(),
+                    (0..shards).filter(|i| !held.contains(i)).collect(),
+                )
             }
         };
         let options = LoaderOptions {

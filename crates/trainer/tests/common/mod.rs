@@ -19,27 +19,22 @@ pub fn corpora() -> PathBuf {
     }
 }
 
-/// Prepares `inputs` with pipeline `name` (plus `set` overrides) under `out` and builds epoch 0;
-/// returns the epoch's folder.
-pub fn epoch_dataset(out: &Path, name: &str, inputs: &[&str], set: &[&str]) -> PathBuf {
+/// Pipeline `name` of the repository with `inputs` (shared corpora), output `out` and `set`
+/// overrides.
+pub fn pipeline_config(out: &Path, name: &str, inputs: &[&str], set: &[&str]) -> maskforge_config::PipelineConfig {
     let overrides = maskforge_config::Overrides {
         inputs: inputs.iter().map(|i| corpora().join(i).display().to_string()).collect(),
         output: Some(out.display().to_string()),
         set: set.iter().map(|s| s.to_string()).collect(),
     };
-    let config = maskforge_config::load(&repo().join("pipelines").join(name), &overrides).expect("pipeline");
-    prepare(
-        &config,
-        &PrepareOptions {
-            threads: 2,
-            workers: Workers::single(),
-            progress: Arc::new(Silent),
-        },
-    )
-    .expect("prepare");
+    maskforge_config::load(&repo().join("pipelines").join(name), &overrides).expect("pipeline")
+}
+
+/// Builds epoch `epoch` of `config` from its prepared documents; returns the epoch's folder.
+pub fn build_epoch(config: &maskforge_config::PipelineConfig, epoch: u32) -> PathBuf {
     let report = run_epoch(
-        &config,
-        0,
+        config,
+        epoch,
         &EpochOptions {
             threads: 2,
             progress: Arc::new(Silent),
@@ -49,6 +44,23 @@ pub fn epoch_dataset(out: &Path, name: &str, inputs: &[&str], set: &[&str]) -> P
     )
     .expect("epoch");
     assert!(report.manifest.stats.examples > 0);
+    Path::new(&config.output.url).join(format!("epochs/{epoch}"))
+}
+
+/// Prepares `inputs` with pipeline `name` (plus `set` overrides) under `out` and builds epoch 0;
+/// returns the epoch's folder.
+pub fn epoch_dataset(out: &Path, name: &str, inputs: &[&str], set: &[&str]) -> PathBuf {
+    let config = pipeline_config(out, name, inputs, set);
+    prepare(
+        &config,
+        &PrepareOptions {
+            threads: 2,
+            workers: Workers::single(),
+            progress: Arc::new(Silent),
+        },
+    )
+    .expect("prepare");
+    build_epoch(&config, 0);
     out.join("epochs/0")
 }
 
