@@ -4,7 +4,11 @@ would (pyarrow and numpy; Hugging Face `datasets` only with --datasets) and chec
 contract of `crates/schema/src/examples.rs` and `crates/schema/src/manifest.rs`.
 
     python3 tests/python/check_examples.py EXAMPLES_DIR --documents DOCUMENTS_DIR \
-        [--max-seq-length L] [--datasets]
+        [--max-seq-length L] [--datasets] [--split train|validation|test]
+
+With --split, the shards and statistics of that split are checked (train: the manifest's own
+`shards` and `stats`), and every example's document must be in that split by the documented
+keyed rule (schemas/examples.md#splits).
 
 Checks, in order (the first violation ends the run with a message and exit status 1):
 
@@ -54,6 +58,21 @@ PAIR_NAMES = ["next", "random_doc", "swapped", "none"]
 KIND_NAMES = ["mask", "similar", "random", "keep"]
 NEXT, RANDOM_DOC, SWAPPED, PACKED = 0, 1, 2, 3
 SENTINEL = b"\xff\xff\xff\xff"  # token id 0xFFFFFFFF: never in a vocabulary; separates documents
+
+
+SPLITS = ["train", "validation", "test"]
+
+
+def split_of(rule, doc_id):
+    """The split of a document by the rule of schemas/examples.md#splits."""
+    digest = hashlib.sha256(b"maskforge/1\0split\0" + rule["seed"].to_bytes(8, "little")
+                            + (0).to_bytes(4, "little") + doc_id.to_bytes(8, "little")).digest()
+    u = int.from_bytes(digest[:8], "little") / 2.0**64
+    if u < rule["validation_fraction"]:
+        return "validation"
+    if u < rule["validation_fraction"] + rule["test_fraction"]:
+        return "test"
+    return "train"
 
 
 def list_of(t):
@@ -222,6 +241,7 @@ def main():
     parser.add_argument("--documents", required=True, help="the documents dataset, <out>/documents")
     parser.add_argument("--max-seq-length", type=int, help="every example must fit in this many tokens")
     parser.add_argument("--datasets", action="store_true", help="also read it with Hugging Face datasets")
+    parser.add_argument("--split", default="train", choices=SPLITS, help="which split's shards to check")
     args = parser.parse_args()
     root = args.examples
 
@@ -240,7 +260,15 @@ def main():
     require(masking, ["mask_token", "max_predictions", "probability", "budget_unit", "random_pool"],
             "manifest config.masking")
     require(output, ["example_shards", "length_bins"], "manifest config.output")
-    stats = manifest["stats"]
+    split_rule = manifest.get("split")
+    if args.split == "train":
+        section = manifest
+    elif args.split in manifest:
+        section = manifest[args.split]
+    else:
+        fail(f"the manifest has no {args.split} section")
+    require(section, ["shards", "stats"], f"manifest {args.split}")
+    stats = section["stats"]
     require(stats, ["documents_in", "examples", "tokens", "masked_tokens", "mask_rate", "replacement",
                     "pair_types", "length_histogram"], "manifest stats")
 
@@ -281,8 +309,21 @@ def main():
         fail("tokenizer_hash differs from the documents manifest's")
     if docs.rows != docs.manifest["counts"]["documents_out"]:
         fail(f"documents: shards hold {docs.rows} rows, manifest counts {docs.manifest['counts']['documents_out']}")
-    if stats["documents_in"] != docs.rows:
-        fail(f"stats.documents_in is {stats['documents_in']}, the documents dataset has {docs.rows} documents")
+    # Every document is read by exactly one split.
+    sections = [manifest] + [manifest[k] for k in SPLITS[1:] if k in manifest]
+    documents_in = sum(sec["stats"]["documents_in"] for sec in sections)
+    if documents_in != docs.rows:
+        fail(f"stats.documents_in of the splits add up to {documents_in}, the documents dataset has {docs.rows} "
+             "documents")
+    if split_rule is None and len(sections) > 1:
+        fail("held-out sections without a split rule")
+    if split_rule is not None:
+        require(split_rule, ["seed", "validation_fraction", "test_fraction"], "manifest split")
+        for key in SPLITS[1:]:
+            made = split_rule[f"{key}_fraction"] > 0
+            if made != (key in manifest):
+                fail(f"{key}_fraction is {split_rule[f'{key}_fraction']} but the {key} section is "
+                     f"{'missing' if made else 'present'}")
 
     vocab_entry = manifest["vocab"]
     require(vocab_entry, ["path", "size", "sha256"], "manifest vocab")
@@ -334,8 +375,14 @@ def main():
     if binned and bounds[-1] < config_max:
         bounds.append(config_max)
     shards_per_bin = max(1, int(output["example_shards"]))
+    prefix = "" if args.split == "train" else f"{args.split}/"
+    if args.split != "train":
+        fraction = split_rule[f"{args.split}_fraction"]
+        shards_per_bin = int(output.get("split_shards") or
+                             min(max(1, math.ceil(int(output["example_shards"]) * fraction)),
+                                 int(output["example_shards"])))
 
-    shards = manifest["shards"]
+    shards = section["shards"]
     if not shards:
         fail("the manifest lists no shards")
     rows_by_bin = {}
@@ -357,11 +404,12 @@ def main():
         if k and b < shards[k - 1].get("bin", 0):
             fail(f"{shard['path']}: shards are not in bin order")
         k_in_bin = len(rows_by_bin.get(b, []))
-        expected_path = f"bin-{b:02d}/part-{k_in_bin:05d}.parquet" if binned else f"part-{k_in_bin:05d}.parquet"
+        expected_path = prefix + (f"bin-{b:02d}/part-{k_in_bin:05d}.parquet" if binned
+                                  else f"part-{k_in_bin:05d}.parquet")
         if shard["path"] != expected_path:
             fail(f"shard {k} is {shard['path']!r}, expected {expected_path!r}")
         rows_by_bin.setdefault(b, []).append(shard["rows"])
-    listed = {os.path.normpath(s["path"]) for s in shards}
+    listed = {os.path.normpath(s["path"]) for sec in sections for s in sec["shards"]}
     for folder_path, _, files in os.walk(root):
         for f in files:
             rel = os.path.normpath(os.path.relpath(os.path.join(folder_path, f), root))
@@ -436,6 +484,11 @@ def main():
 
         # -- 4. per example
         doc_id = plain(table.column("doc_id"), np.uint64)
+        if split_rule is not None:
+            for r, d in enumerate(doc_id):
+                if split_of(split_rule, int(d)) != args.split:
+                    fail(f"{name} row {r}: document {int(d)} belongs to {split_of(split_rule, int(d))}, "
+                         f"not {args.split}")
         o, ids = flat_list(table.column("input_ids"), np.int64)
         tto, tt = flat_list(table.column("token_type_ids"), np.int64)
         wso, ws = flat_list(table.column("word_starts"), np.bool_)

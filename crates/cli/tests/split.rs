@@ -176,6 +176,13 @@ fn splits_are_disjoint_fixed_across_epochs_and_never_mixed_into_train() {
         assert_eq!(rows.iter().sum::<u64>(), m0[key]["stats"]["examples"].as_u64().unwrap());
     }
 
+    // The outside reader's checks on every split: rows, masks, segments found in the documents,
+    // balanced shards, each document in its split by the rule, documents_in adding up.
+    let docs_dir = out.path().join("documents");
+    for (epoch, split) in [(&e0, "train"), (&e0, "validation"), (&e0, "test"), (&e1, "validation")] {
+        python_examples_check(epoch, &docs_dir, &["--split", split, "--max-seq-length", "128"]);
+    }
+
     // Disjoint by document, and the same documents in every epoch (pairs were rebuilt).
     let ids0 = doc_ids(&e0);
     let ids1 = doc_ids(&e1);
