@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # By hand, not in CI (torch is several GB): trains a tiny BertForPreTraining (NSP) and a tiny
-# RobertaForMaskedLM with transformers.Trainer on maskforge epochs, as docs/consuming.md shows,
-# and prints the loss before and after. Also runs every block of docs/consuming.md, the torch
+# RobertaForMaskedLM with transformers.Trainer on the train split of maskforge epochs, as
+# docs/consuming.md shows, and prints the loss on the validation split before and after. Also runs every block of docs/consuming.md, the torch
 # ones included.
 #
 #   bash benches/hf_trainer.sh            (installs torch and transformers when missing)
@@ -16,9 +16,11 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p maskforge
 bin="${CARGO_TARGET_DIR:-target}/release/maskforge"
 "$bin" run pipelines/quickstart.toml --output "$work/out/quickstart" --quiet
-"$bin" run pipelines/bert-nsp-en.toml --input "$corpora/en/fortunes.txt" --output "$work/bert" --quiet
+"$bin" run pipelines/quickstart.toml --output "$work/out/quickstart-split" --quiet --set output.validation_fraction=0.2
+split=(--set output.validation_fraction=0.05)
+"$bin" run pipelines/bert-nsp-en.toml --input "$corpora/en/fortunes.txt" --output "$work/bert" --quiet "${split[@]}"
 "$bin" run pipelines/roberta-en.toml --input "$corpora/en/fortunes.txt" --output "$work/roberta" --quiet \
-    --set pairs.max_seq_length=128
+    --set pairs.max_seq_length=128 "${split[@]}"
 ln -s "$PWD/python" "$work/python"
 python3 tests/python/run_doc_blocks.py docs/consuming.md "$work" --require-all
 
@@ -36,18 +38,18 @@ for name, make in [("bert", lambda h: BertForPreTraining(BertConfig(**size, **h)
                    ("roberta", lambda h: RobertaForMaskedLM(RobertaConfig(**size, **h)))]:
     root = os.path.join(work, name, "epochs/0")
     hints = json.load(open(os.path.join(root, "model_hints.json")))
-    data = MaskforgeDataset(root)
+    data, held_out = MaskforgeDataset(root), MaskforgeDataset(root, "validation")
     torch.manual_seed(0)
     model = make(hints["hf_config"])
-    with torch.no_grad():
-        first = data.data_collator([data[i] for i in range(32)])
-        before = model(**first).loss.item()
     args = TrainingArguments(output_dir=os.path.join(work, f"{name}-trainer"), per_device_train_batch_size=32,
-                             max_steps=300, learning_rate=1e-3, warmup_steps=30, remove_unused_columns=False,
-                             report_to=[], logging_steps=50, save_strategy="no", seed=0)
-    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=data.data_collator)
-    trainer.train()
-    with torch.no_grad():
-        after = model(**first).loss.item()
-    print(f"{name}: {len(data)} examples, loss on the first batch {before:.2f} -> {after:.2f} after 300 steps")
+                             per_device_eval_batch_size=64, max_steps=300, learning_rate=1e-3, warmup_steps=30,
+                             remove_unused_columns=False, report_to=[], logging_steps=50, save_strategy="no",
+                             seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=held_out,
+                      data_collator=data.data_collator)
+    before = trainer.evaluate()["eval_loss"]
+    result = trainer.train()
+    after = trainer.evaluate()["eval_loss"]
+    print(f"{name}: {len(data)} train / {len(held_out)} validation examples; validation loss "
+          f"{before:.2f} -> {after:.2f} after 300 steps (mean training loss {result.training_loss:.2f})")
 PY

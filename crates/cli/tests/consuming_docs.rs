@@ -1,5 +1,6 @@
-//! Every Python block of docs/consuming.md runs as written against a real quickstart epoch
-//! (blocks that need torch run where it is installed: `benches/hf_trainer.sh`).
+//! Every Python block of docs/consuming.md runs as written against real quickstart epochs, one
+//! without and one with a validation split (blocks that need torch run where it is installed:
+//! `benches/hf_trainer.sh`).
 
 mod common;
 
@@ -15,6 +16,16 @@ fn every_block_of_consuming_md_runs() {
         &pipeline("quickstart.toml"),
         "--output",
         &out.to_string_lossy(),
+        "--quiet",
+    ]);
+    let split = dir.path().join("out/quickstart-split");
+    maskforge_ok(&[
+        "run",
+        &pipeline("quickstart.toml"),
+        "--output",
+        &split.to_string_lossy(),
+        "--set",
+        "output.validation_fraction=0.2",
         "--quiet",
     ]);
     std::os::unix::fs::symlink(repo().join("python"), dir.path().join("python")).expect("link python/");
