@@ -6,6 +6,7 @@ the tokenizer and the manifest.
 usage: check_hf_tokenizer.py EPOCH_DIR DOCUMENTS_DIR
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -21,7 +22,10 @@ manifest = json.load(open(os.path.join(epoch_dir, "manifest.json")))
 listed = {f["path"]: f for f in manifest["files"]}
 for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "model_hints.json"]:
     assert name in listed, f"{name} is not in the manifest's files"
-    assert os.path.getsize(os.path.join(epoch_dir, name)) == listed[name]["bytes"], name
+    with open(os.path.join(epoch_dir, name), "rb") as f:
+        data = f.read()
+    assert len(data) == listed[name]["bytes"], f"{name}: size differs from the manifest"
+    assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"], f"{name}: SHA-256 differs from the manifest"
 
 tokenizer = AutoTokenizer.from_pretrained(epoch_dir)
 hints = json.load(open(os.path.join(epoch_dir, "model_hints.json")))

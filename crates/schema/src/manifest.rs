@@ -390,3 +390,67 @@ pub struct SplitSection {
     /// Statistics of the split.
     pub stats: EpochStats,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract lists every skip reason prepare can count, in both places users read.
+    #[test]
+    fn every_skip_reason_is_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        for file in ["documents.md", "documents-manifest.schema.json"] {
+            let text = std::fs::read_to_string(root.join(file)).expect("schema file");
+            for reason in SkipReason::ALL {
+                assert!(text.contains(reason.name()), "{file} does not list {}", reason.name());
+            }
+        }
+        let names: std::collections::BTreeSet<&str> = SkipReason::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), SkipReason::ALL.len(), "names are distinct");
+    }
+
+    #[test]
+    fn the_split_rule_follows_the_fractions_and_only_the_seed_and_id() {
+        let spec = SplitSpec {
+            seed: 1,
+            validation_fraction: 0.2,
+            test_fraction: 0.1,
+        };
+        let mut counts = std::collections::BTreeMap::new();
+        for id in 0..20_000u64 {
+            *counts.entry(spec.split_of(id)).or_insert(0u32) += 1;
+        }
+        assert!((3_700..4_300).contains(&counts[&Split::Validation]), "{counts:?}");
+        assert!((1_800..2_200).contains(&counts[&Split::Test]), "{counts:?}");
+        // Pinned: a change of the rule moves documents between splits of existing corpora.
+        let first: Vec<&str> = (0..12).map(|id| spec.split_of(id).name()).collect();
+        assert_eq!(first, PINNED_SPLITS);
+        let other_seed = SplitSpec { seed: 2, ..spec };
+        assert!((0..200).any(|id| other_seed.split_of(id) != spec.split_of(id)));
+        let none = SplitSpec {
+            validation_fraction: 0.0,
+            test_fraction: 0.0,
+            ..spec
+        };
+        assert!((0..1000).all(|id| none.split_of(id) == Split::Train));
+        assert_eq!(none.splits(), [Split::Train]);
+        assert_eq!(spec.splits(), Split::ALL);
+    }
+
+    /// The splits of documents 0..12 (seed 1, validation 0.2, test 0.1), as the independent
+    /// implementation in `tests/python/check_examples.py` (`split_of`) computes them.
+    const PINNED_SPLITS: [&str; 12] = [
+        "train",
+        "train",
+        "train",
+        "validation",
+        "test",
+        "validation",
+        "train",
+        "validation",
+        "validation",
+        "train",
+        "train",
+        "validation",
+    ];
+}

@@ -539,13 +539,6 @@ pub struct Entry {
     pub size: u64,
 }
 
-impl Entry {
-    /// The last part of its path.
-    pub fn file_name(&self) -> &str {
-        self.relative.rsplit('/').next().unwrap_or(&self.relative)
-    }
-}
-
 /// Whether a store error is a request that got no answer at all (a reset or refused connection),
 /// not an answer with a status: only those are sent again.
 fn is_transport_error(e: &object_store::Error) -> bool {

@@ -18,7 +18,7 @@ pub use document::{Rejection, TextProcessor, TokenizedDocument};
 pub use pieces::Pieces;
 pub use segmenter::Segmenter;
 pub use sentences::{SplitRules, split_sentences};
-pub use tokenizer::{PieceStyle, TextTokenizer, TokenizerFiles};
+pub use tokenizer::{PieceStyle, TextTokenizer, TokenizerFiles, TokenizerKind};
 pub use word_starts::{push_word_starts, word_starts};
 pub use wordpiece::{BertNormalization, FastWordPiece, Unsupported};
 

@@ -40,6 +40,31 @@ pub enum TokenizerFiles {
     },
 }
 
+/// Which kind of files a tokenizer was built from (what outside tools need to rebuild it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenizerKind {
+    /// A Hugging Face `tokenizer.json`.
+    Json,
+    /// A BERT WordPiece `vocab.txt`, lower-casing or not.
+    BertVocab {
+        /// Lower-case and strip accents.
+        lowercase: bool,
+    },
+    /// A GPT-2 byte-level BPE `vocab.json` and `merges.txt`.
+    Gpt2,
+}
+
+impl TokenizerFiles {
+    /// The kind of these files.
+    pub fn kind(&self) -> TokenizerKind {
+        match self {
+            TokenizerFiles::Json(_) => TokenizerKind::Json,
+            TokenizerFiles::BertVocab { lowercase, .. } => TokenizerKind::BertVocab { lowercase: *lowercase },
+            TokenizerFiles::Gpt2 { .. } => TokenizerKind::Gpt2,
+        }
+    }
+}
+
 /// How a tokenizer's pieces show that they continue a word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PieceStyle {
@@ -60,6 +85,7 @@ pub struct TextTokenizer {
     tokenizer: Tokenizer,
     fast: Option<FastWordPiece>,
     style: PieceStyle,
+    kind: TokenizerKind,
     hash: String,
 }
 
@@ -127,8 +153,14 @@ impl TextTokenizer {
             tokenizer,
             fast,
             style,
+            kind: files.kind(),
             hash: hex::encode(hasher.finalize()),
         })
+    }
+
+    /// The kind of files the tokenizer was built from.
+    pub fn kind(&self) -> TokenizerKind {
+        self.kind
     }
 
     /// Whether sentences encode through the fast WordPiece path.

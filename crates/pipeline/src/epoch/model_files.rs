@@ -8,7 +8,7 @@ use crate::PipelineError;
 use maskforge_config::PipelineConfig;
 use maskforge_masking::{PairTask, SpecialTokenNames};
 use maskforge_schema::EpochSpec;
-use maskforge_text::{PieceStyle, TextTokenizer};
+use maskforge_text::{PieceStyle, TextTokenizer, TokenizerKind};
 use serde_json::{Value, json};
 
 /// Name of the model hints file.
@@ -79,11 +79,11 @@ pub fn model_files(
     }
     let special_tokens_map = Value::Object(map.clone());
 
-    let vocab_txt = config.text.tokenizer.path.ends_with(".txt");
-    let class = match (vocab_txt, byte_level) {
-        (true, _) => "BertTokenizerFast",
-        (false, true) => "RobertaTokenizerFast",
-        (false, false) => "PreTrainedTokenizerFast",
+    let kind = tokenizer.kind();
+    let class = match kind {
+        TokenizerKind::BertVocab { .. } => "BertTokenizerFast",
+        _ if byte_level => "RobertaTokenizerFast",
+        _ => "PreTrainedTokenizerFast",
     };
     let max_len = spec.pairs.max_seq_length as u64;
     let mut tokenizer_config = map;
@@ -96,8 +96,7 @@ pub fn model_files(
         "model_input_names".into(),
         json!(["input_ids", "token_type_ids", "attention_mask"]),
     );
-    if vocab_txt {
-        let lowercase = config.text.tokenizer.lowercase.unwrap_or(true);
+    if let TokenizerKind::BertVocab { lowercase } = kind {
         tokenizer_config.insert("do_lower_case".into(), json!(lowercase));
         tokenizer_config.insert("tokenize_chinese_chars".into(), json!(true));
     }
