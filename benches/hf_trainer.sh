@@ -13,8 +13,12 @@ python3 -c 'import torch, transformers, accelerate' 2>/dev/null ||
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cargo build --release -q -p maskforge
-bin="${CARGO_TARGET_DIR:-target}/release/maskforge"
+# MASKFORGE_BIN=path/to/maskforge skips the release build (the epochs are small).
+bin="${MASKFORGE_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release -q -p maskforge
+    bin="${CARGO_TARGET_DIR:-target}/release/maskforge"
+fi
 "$bin" run pipelines/quickstart.toml --output "$work/out/quickstart" --quiet
 "$bin" run pipelines/quickstart.toml --output "$work/out/quickstart-split" --quiet --set output.validation_fraction=0.2
 split=(--set output.validation_fraction=0.05)

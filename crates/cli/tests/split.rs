@@ -251,6 +251,7 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     let out = tempfile::tempdir().unwrap();
     let root = out.path().join("a");
     let other = out.path().join("b");
+    let workers = out.path().join("c");
     let input = corpus("en/fortunes.txt");
     let pipeline = pipeline("bert-nsp-en.toml");
     let mut prepare = vec![
@@ -264,9 +265,11 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     prepare.extend(["--set", "output.documents_shard_bytes=200000"]);
     run(&prepare);
     for (path, bytes) in tree(&root.join("documents")) {
-        let to = other.join("documents").join(path);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::write(to, bytes).unwrap();
+        for copy in [&other, &workers] {
+            let to = copy.join("documents").join(&path);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, &bytes).unwrap();
+        }
     }
     let epoch = |at: &Path, threads: &str, extra: &[&str]| {
         let mut args = vec!["epoch", &pipeline, "--output", at.to_str().unwrap(), "--epoch", "0"];
@@ -279,6 +282,47 @@ fn splits_are_the_same_bytes_for_any_thread_count_and_replaced_cleanly() {
     epoch(&other, "2", &[]);
     let (a, b) = (root.join("epochs/0"), other.join("epochs/0"));
     assert_eq!(tree(&a), tree(&b), "thread count changed the bytes");
+    // Two worker processes at once, exchanging through the output: the same bytes.
+    let children: Vec<_> = ["0", "1"]
+        .into_iter()
+        .map(|index| {
+            let mut args: Vec<String> = [
+                "epoch",
+                &pipeline,
+                "--output",
+                workers.to_str().unwrap(),
+                "--epoch",
+                "0",
+            ]
+            .map(String::from)
+            .to_vec();
+            for a in [
+                "--workers",
+                "2",
+                "--worker-index",
+                index,
+                "--quiet",
+                "--set",
+                "output.length_bins=[64]",
+            ]
+            .into_iter()
+            .chain(SPLIT)
+            {
+                args.push(a.to_owned());
+            }
+            spawn(&args, &[])
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let published =
+        |dir: &Path| -> Vec<(String, Vec<u8>)> { tree(dir).into_iter().filter(|(p, _)| !p.starts_with('_')).collect() };
+    assert_eq!(
+        published(&workers.join("epochs/0")),
+        tree(&a),
+        "two workers changed the bytes"
+    );
     check_manifest_schema(&[&root.join("documents"), &a]);
     let m = manifest(&a);
     assert!(
