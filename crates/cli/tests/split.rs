@@ -73,26 +73,17 @@ fn doc_ids(epoch: &Path) -> BTreeMap<&'static str, BTreeSet<u64>> {
 fn document_tokens(documents: &Path) -> HashMap<u64, Vec<u32>> {
     use arrow::array::AsArray;
     use arrow::datatypes::{UInt32Type, UInt64Type};
-    let m = manifest(documents);
     let mut out = HashMap::new();
-    for shard in m["shards"].as_array().unwrap() {
-        let file = std::fs::File::open(documents.join(shard["path"].as_str().unwrap())).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    for batch in shard_batches(documents) {
+        let ids = batch
+            .column_by_name("doc_id")
             .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch
-                .column_by_name("doc_id")
-                .unwrap()
-                .as_primitive::<UInt64Type>()
-                .clone();
-            let tokens = batch.column_by_name("input_ids").unwrap().as_list::<i32>().clone();
-            for r in 0..batch.num_rows() {
-                let t = tokens.value(r).as_primitive::<UInt32Type>().values().to_vec();
-                out.insert(ids.value(r), t);
-            }
+            .as_primitive::<UInt64Type>()
+            .clone();
+        let tokens = batch.column_by_name("input_ids").unwrap().as_list::<i32>().clone();
+        for r in 0..batch.num_rows() {
+            let t = tokens.value(r).as_primitive::<UInt32Type>().values().to_vec();
+            out.insert(ids.value(r), t);
         }
     }
     out

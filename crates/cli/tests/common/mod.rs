@@ -205,33 +205,39 @@ impl ExampleRow {
     }
 }
 
-/// Every example of an examples dataset, in manifest (example_id) order.
-pub fn read_examples(dataset: &Path) -> Vec<ExampleRow> {
-    use arrow::array::{AsArray, ListArray};
-    use arrow::datatypes::{UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+/// The record batches of every shard a dataset's manifest lists, in manifest order.
+pub fn shard_batches(dataset: &Path) -> Vec<arrow::record_batch::RecordBatch> {
     let m = manifest(dataset);
-    let mut rows = Vec::new();
+    let mut batches = Vec::new();
     for shard in m["shards"].as_array().unwrap() {
         let file = std::fs::File::open(dataset.join(shard["path"].as_str().unwrap())).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let col = |n: &str| batch.column_by_name(n).unwrap().clone();
-            let list = |n: &str| -> ListArray { col(n).as_list::<i32>().clone() };
-            let (ids, pos, labels) = (list("input_ids"), list("masked_positions"), list("masked_labels"));
-            for r in 0..batch.num_rows() {
-                rows.push(ExampleRow {
-                    example_id: col("example_id").as_primitive::<UInt64Type>().value(r),
-                    doc_id: col("doc_id").as_primitive::<UInt64Type>().value(r),
-                    input_ids: ids.value(r).as_primitive::<UInt32Type>().values().to_vec(),
-                    masked_positions: pos.value(r).as_primitive::<UInt16Type>().values().to_vec(),
-                    masked_labels: labels.value(r).as_primitive::<UInt32Type>().values().to_vec(),
-                    pair_type: col("pair_type").as_primitive::<UInt8Type>().value(r),
-                });
-            }
+        batches.extend(reader.map(|batch| batch.unwrap()));
+    }
+    batches
+}
+
+/// Every example of an examples dataset, in manifest (example_id) order.
+pub fn read_examples(dataset: &Path) -> Vec<ExampleRow> {
+    use arrow::array::{AsArray, ListArray};
+    use arrow::datatypes::{UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+    let mut rows = Vec::new();
+    for batch in shard_batches(dataset) {
+        let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+        let list = |n: &str| -> ListArray { col(n).as_list::<i32>().clone() };
+        let (ids, pos, labels) = (list("input_ids"), list("masked_positions"), list("masked_labels"));
+        for r in 0..batch.num_rows() {
+            rows.push(ExampleRow {
+                example_id: col("example_id").as_primitive::<UInt64Type>().value(r),
+                doc_id: col("doc_id").as_primitive::<UInt64Type>().value(r),
+                input_ids: ids.value(r).as_primitive::<UInt32Type>().values().to_vec(),
+                masked_positions: pos.value(r).as_primitive::<UInt16Type>().values().to_vec(),
+                masked_labels: labels.value(r).as_primitive::<UInt32Type>().values().to_vec(),
+                pair_type: col("pair_type").as_primitive::<UInt8Type>().value(r),
+            });
         }
     }
     rows
