@@ -5,6 +5,7 @@
 # ones included.
 #
 #   bash benches/hf_trainer.sh            (installs torch and transformers when missing)
+#   MODELS=roberta bash benches/hf_trainer.sh   (one of the two models)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpora="${MASKFORGE_CORPORA:-../shared/corpora}"
@@ -38,8 +39,10 @@ from maskforge_data.torch import MaskforgeDataset
 
 work = sys.argv[1]
 size = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
-for name, make in [("bert", lambda h: BertForPreTraining(BertConfig(**size, **h))),
-                   ("roberta", lambda h: RobertaForMaskedLM(RobertaConfig(**size, **h)))]:
+models = {"bert": lambda h: BertForPreTraining(BertConfig(**size, **h)),
+          "roberta": lambda h: RobertaForMaskedLM(RobertaConfig(**size, **h))}
+for name in os.environ.get("MODELS", "bert roberta").split():
+    make = models[name]
     root = os.path.join(work, name, "epochs/0")
     hints = json.load(open(os.path.join(root, "model_hints.json")))
     data, held_out = MaskforgeDataset(root), MaskforgeDataset(root, "validation")
