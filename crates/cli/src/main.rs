@@ -66,6 +66,18 @@ enum Command {
         #[arg(long, default_value = "train")]
         split: String,
     },
+    /// Check a documents dataset or an examples epoch against its manifest (exit 1 when
+    /// anything fails): every shard's size, SHA-256, footer, schema; no stray shards.
+    Verify {
+        /// The dataset, e.g. out/quickstart/documents or out/quickstart/epochs/0.
+        dataset: String,
+        /// Also decode and check every row (and, for an epoch, restore its documents' tokens).
+        #[arg(long)]
+        deep: bool,
+        /// Print the report as JSON (for schedulers).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Flags shared by the jobs.
@@ -151,7 +163,7 @@ fn main() -> ExitCode {
         Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } | Command::NextEpoch(job) => {
             job.quiet
         }
-        Command::Inspect { .. } => false,
+        Command::Inspect { .. } | Command::Verify { .. } => false,
     };
     progress::init_logging(quiet);
     progress::redact_panics();
@@ -204,6 +216,7 @@ fn run(cli: Cli) -> Result<()> {
                 run_one_epoch(&config, &job, epoch, Duration::from_secs(3600))?;
             }
         }
+        Command::Verify { dataset, deep, json } => return run_verify(&dataset, deep, json),
         Command::Inspect {
             dataset,
             limit,
@@ -277,6 +290,39 @@ fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32, patience: 
         }
     }
     println!("{}", report.dataset_url);
+    Ok(())
+}
+
+/// `maskforge verify`: the report, then an error when anything failed (exit status 1).
+fn run_verify(dataset: &str, deep: bool, json: bool) -> Result<()> {
+    let started = std::time::Instant::now();
+    let report = maskforge_pipeline::verify(dataset, deep).context("verify failed")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for p in &report.problems {
+            match p.row {
+                Some(row) => println!("FAIL {} row {row}: {}", p.file, p.what),
+                None => println!("FAIL {}: {}", p.file, p.what),
+            }
+        }
+        println!(
+            "{}: {} dataset, {} shards, {} rows, {} bytes read{}: {} ({:.1}s)",
+            report.url,
+            report.kind,
+            report.shards,
+            report.rows,
+            report.bytes,
+            if deep { ", every row checked" } else { "" },
+            if report.ok() {
+                "ok".to_owned()
+            } else {
+                format!("{} problem(s)", report.problems.len())
+            },
+            started.elapsed().as_secs_f64()
+        );
+    }
+    anyhow::ensure!(report.ok(), "{}: {} problem(s)", report.url, report.problems.len());
     Ok(())
 }
 

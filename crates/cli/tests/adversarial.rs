@@ -759,42 +759,6 @@ fn bad_settings_fail_before_the_published_data_is_touched() {
     assert!(stderr.contains("some shards are empty"), "{stderr}");
 }
 
-/// Rewrites shard 0 of `epoch` with `change` applied to its first batch, and fixes the manifest.
-fn craft_shard(epoch: &Path, change: impl Fn(arrow::record_batch::RecordBatch) -> arrow::record_batch::RecordBatch) {
-    let mut m = manifest(epoch);
-    let path = epoch.join(m["shards"][0]["path"].as_str().unwrap());
-    let file = std::fs::File::open(&path).unwrap();
-    let mut reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batch = change(reader.next().unwrap().unwrap());
-    let mut bytes = Vec::new();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    std::fs::write(&path, &bytes).unwrap();
-    m["shards"][0]["bytes"] = bytes.len().into();
-    m["shards"][0]["sha256"] = sha256_hex(&bytes).into();
-    m["shards"][0]["rows"] = batch.num_rows().into();
-    std::fs::write(epoch.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-}
-
-fn replace_column(
-    batch: arrow::record_batch::RecordBatch,
-    name: &str,
-    array: arrow::array::ArrayRef,
-) -> arrow::record_batch::RecordBatch {
-    use arrow::datatypes::{Field, Schema};
-    let schema = batch.schema();
-    let index = schema.index_of(name).unwrap();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[index] = Field::new(name, array.data_type().clone(), false);
-    let mut columns = batch.columns().to_vec();
-    columns[index] = array;
-    arrow::record_batch::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
-}
-
 // 10. Crafted shards are errors naming the file and row, never panics.
 #[test]
 fn crafted_shards_are_clear_errors() {

@@ -13,6 +13,7 @@ mod resources;
 mod scratch;
 mod sources;
 mod units;
+mod verify;
 mod workers;
 
 pub use documents::document_id;
@@ -24,4 +25,5 @@ pub use maskforge_schema::Split;
 pub use prepare::{PrepareOptions, PrepareReport, prepare};
 pub use progress::{Progress, Silent};
 pub use resources::{load_text_processor, load_tokenizer};
+pub use verify::{Problem, VerifyReport, verify};
 pub use workers::Workers;

@@ -384,3 +384,47 @@ pub fn wait_for_files(dir: &Path, part: &str, count: usize, child: &mut std::pro
     }
     false
 }
+
+/// Rewrites shard 0 of `epoch` with `change` applied to its rows (its footer metadata kept),
+/// and fixes the manifest.
+pub fn craft_shard(
+    epoch: &Path,
+    change: impl Fn(arrow::record_batch::RecordBatch) -> arrow::record_batch::RecordBatch,
+) {
+    let mut m = manifest(epoch);
+    let path = epoch.join(m["shards"][0]["path"].as_str().unwrap());
+    let file = std::fs::File::open(&path).unwrap();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    // The footer's key-value metadata (schema version, config hash) is kept.
+    let metadata = builder.metadata().file_metadata().key_value_metadata().cloned();
+    let schema = builder.schema().clone();
+    let batches: Vec<_> = builder.build().unwrap().map(|b| b.unwrap()).collect();
+    let batch = change(arrow::compute::concat_batches(&schema, &batches).unwrap());
+    let mut bytes = Vec::new();
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(metadata)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    m["shards"][0]["bytes"] = bytes.len().into();
+    m["shards"][0]["sha256"] = sha256_hex(&bytes).into();
+    m["shards"][0]["rows"] = batch.num_rows().into();
+    std::fs::write(epoch.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+pub fn replace_column(
+    batch: arrow::record_batch::RecordBatch,
+    name: &str,
+    array: arrow::array::ArrayRef,
+) -> arrow::record_batch::RecordBatch {
+    use arrow::datatypes::{Field, Schema};
+    let schema = batch.schema();
+    let index = schema.index_of(name).unwrap();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[index] = Field::new(name, array.data_type().clone(), false);
+    let mut columns = batch.columns().to_vec();
+    columns[index] = array;
+    arrow::record_batch::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
+}

@@ -1,0 +1,393 @@
+//! `maskforge verify`: a published dataset (documents, or one examples epoch) checked against its
+//! manifest, every problem listed with its file and row instead of stopping at the first.
+//!
+//! The plain check reads every listed file once (size, SHA-256, Parquet footer: row count,
+//! schema, schema version) and lists the folder for stray shards; it decodes no row. `--deep`
+//! also decodes every row through the contract's checked decoding (lengths, positions, sentence
+//! ends), and checks ids against the vocabulary, dense `example_id`s, balanced shards, and that
+//! each example's first segment, its masks undone, is a run of its document's tokens.
+
+use crate::{PipelineError, dataset};
+use maskforge_schema::{
+    Contract, Dataset, DatasetError, DocumentsManifest, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY,
+    ShardEntry, Split,
+};
+use maskforge_store::{Location, sha256_hex};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+/// One thing that does not hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The file, relative to the dataset folder.
+    pub file: String,
+    /// The row of the file (0-based), when the problem is one row's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The dataset's URL.
+    pub url: String,
+    /// `documents` or `examples` (`unknown` when the manifest cannot be read).
+    pub kind: &'static str,
+    /// Whether rows were checked too.
+    pub deep: bool,
+    /// Shards listed.
+    pub shards: usize,
+    /// Rows the manifest lists.
+    pub rows: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Everything that does not hold; empty when the dataset is sound.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether every check held.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, file: &str, row: Option<u64>, what: impl Into<String>) {
+        self.problems.push(Problem {
+            file: file.to_owned(),
+            row,
+            what: what.into(),
+        });
+    }
+}
+
+/// Checks the dataset at `url`; with `deep`, every row too. An unreadable manifest is a
+/// problem of the report, not an error; errors are storage failures only.
+pub fn verify(url: &str, deep: bool) -> Result<VerifyReport, PipelineError> {
+    let runtime = dataset::io_runtime()?;
+    let root = Location::parse(url)?;
+    let mut report = VerifyReport {
+        url: root.url(),
+        kind: "unknown",
+        deep,
+        shards: 0,
+        rows: 0,
+        bytes: 0,
+        problems: Vec::new(),
+    };
+    let version = runtime.block_on(manifest_version(&root));
+    match version.as_deref() {
+        Ok(v) if v.starts_with("maskforge.documents/") => {
+            report.kind = "documents";
+            match runtime.block_on(Dataset::<DocumentsManifest>::open(root.clone())) {
+                Ok(documents) => runtime.block_on(verify_documents(&documents, &mut report))?,
+                Err(e) => report.problem(MANIFEST_FILE, None, e.to_string()),
+            }
+        }
+        Ok(v) if v.starts_with("maskforge.examples/") => {
+            report.kind = "examples";
+            match runtime.block_on(Dataset::<ExamplesManifest>::open(root.clone())) {
+                Ok(examples) => runtime.block_on(verify_examples(&examples, &mut report))?,
+                Err(e) => report.problem(MANIFEST_FILE, None, e.to_string()),
+            }
+        }
+        Ok(v) => report.problem(
+            MANIFEST_FILE,
+            None,
+            format!("schema_version {v:?} is not a maskforge dataset"),
+        ),
+        Err(what) => report.problem(MANIFEST_FILE, None, what.clone()),
+    }
+    Ok(report)
+}
+
+/// The manifest's `schema_version`, or what keeps it from being read.
+async fn manifest_version(root: &Location) -> Result<String, String> {
+    let bytes = root.join(MANIFEST_FILE).read().await.map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON (truncated or damaged?): {e}"))?;
+    value["schema_version"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "has no schema_version".to_owned())
+}
+
+async fn verify_documents(
+    documents: &Dataset<DocumentsManifest>,
+    report: &mut VerifyReport,
+) -> Result<(), PipelineError> {
+    let manifest = documents.manifest();
+    let listed = check_shards(documents, &manifest.shards, report).await?;
+    check_strays(documents.root(), &listed, report).await?;
+    let rows: u64 = manifest.shards.iter().map(|s| s.rows).sum();
+    if rows != manifest.counts.documents_out {
+        report.problem(
+            MANIFEST_FILE,
+            None,
+            format!(
+                "the shards hold {rows} rows, counts.documents_out is {}",
+                manifest.counts.documents_out
+            ),
+        );
+    }
+    if !manifest.counts.balanced() {
+        report.problem(
+            MANIFEST_FILE,
+            None,
+            "records_in is not documents_out plus the skipped records",
+        );
+    }
+    if report.deep {
+        // The contract's checked decoding: lengths agree, sentence ends increase and close the
+        // document, word starts at sentence starts.
+        for (index, shard) in manifest.shards.iter().enumerate() {
+            if let Err(e) = documents.for_each_batch(index, |_| {}).await {
+                report.problem(&shard.path, None, message(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn verify_examples(examples: &Dataset<ExamplesManifest>, report: &mut VerifyReport) -> Result<(), PipelineError> {
+    let manifest = examples.manifest();
+    let root = examples.root();
+    // The vocabulary and the files for outside trainers.
+    match root.join(&manifest.vocab.path).read().await {
+        Ok(bytes) if sha256_hex(&bytes) == manifest.vocab.sha256 => {}
+        Ok(_) => report.problem(&manifest.vocab.path, None, "SHA-256 differs from the manifest"),
+        Err(e) => report.problem(&manifest.vocab.path, None, e.to_string()),
+    }
+    for file in &manifest.files {
+        match root.join(&file.path).read().await {
+            Ok(bytes) if bytes.len() as u64 == file.bytes && sha256_hex(&bytes) == file.sha256 => {}
+            Ok(_) => report.problem(&file.path, None, "size or SHA-256 differs from the manifest"),
+            Err(e) => report.problem(&file.path, None, e.to_string()),
+        }
+    }
+    let mut listed = BTreeSet::new();
+    for split in Split::ALL {
+        let Some(view) = examples.split(split) else { continue };
+        let shards = view.manifest().shards.clone();
+        listed.extend(check_shards(&view, &shards, report).await?);
+        let rows: u64 = shards.iter().map(|s| s.rows).sum();
+        if rows != view.manifest().stats.examples {
+            report.problem(
+                MANIFEST_FILE,
+                None,
+                format!(
+                    "{}: the shards hold {rows} rows, stats.examples is {}",
+                    split.name(),
+                    view.manifest().stats.examples
+                ),
+            );
+        }
+        check_balanced(&shards, report);
+        if report.deep {
+            deep_examples(&view, report).await?;
+        }
+    }
+    check_strays(root, &listed, report).await?;
+    Ok(())
+}
+
+/// Reads every shard of `shards` (the dataset's own list): size, SHA-256, footer row count,
+/// schema and schema version. Returns the listed paths.
+async fn check_shards<M: Contract>(
+    dataset: &Dataset<M>,
+    shards: &[ShardEntry],
+    report: &mut VerifyReport,
+) -> Result<BTreeSet<String>, PipelineError> {
+    for (index, entry) in shards.iter().enumerate() {
+        report.shards += 1;
+        report.rows += entry.rows;
+        let bytes = match dataset.read_shard_bytes(index).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                report.problem(&entry.path, None, message(e));
+                continue;
+            }
+        };
+        report.bytes += bytes.len() as u64;
+        let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                report.problem(&entry.path, None, format!("not a Parquet file: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = M::check_schema(builder.schema()) {
+            report.problem(&entry.path, None, format!("schema: {e}"));
+        }
+        let meta = builder.metadata().file_metadata();
+        if meta.num_rows() as u64 != entry.rows {
+            report.problem(
+                &entry.path,
+                None,
+                format!(
+                    "{} rows in the footer, the manifest says {}",
+                    meta.num_rows(),
+                    entry.rows
+                ),
+            );
+        }
+        let version = meta
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == SCHEMA_VERSION_KEY))
+            .and_then(|k| k.value.clone());
+        if version.as_deref() != Some(M::SCHEMA_VERSION) {
+            report.problem(
+                &entry.path,
+                None,
+                format!("footer schema version {version:?}, expected {}", M::SCHEMA_VERSION),
+            );
+        }
+    }
+    Ok(shards.iter().map(|s| s.path.clone()).collect())
+}
+
+/// Files below the dataset that look like shards (or any `.parquet`) but are not listed.
+async fn check_strays(
+    root: &Location,
+    listed: &BTreeSet<String>,
+    report: &mut VerifyReport,
+) -> Result<(), PipelineError> {
+    for entry in root.entries().await? {
+        let name = &entry.relative;
+        if name.starts_with('_') {
+            continue; // a run's exchange or lease, not part of the dataset
+        }
+        let looks_like_shard = dataset::is_shard_name(name) || name.ends_with(".parquet");
+        if looks_like_shard && !listed.contains(name) {
+            report.problem(
+                name,
+                None,
+                "not listed in the manifest (a reader globbing *.parquet would read it)",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Per length bin, shard sizes differ by at most one, larger first.
+fn check_balanced(shards: &[ShardEntry], report: &mut VerifyReport) {
+    let mut per_bin: HashMap<Option<u8>, Vec<&ShardEntry>> = HashMap::new();
+    for shard in shards {
+        per_bin.entry(shard.bin).or_default().push(shard);
+    }
+    for group in per_bin.values() {
+        if group
+            .windows(2)
+            .any(|w| w[1].rows > w[0].rows || w[0].rows - w[1].rows > 1)
+        {
+            let rows: Vec<u64> = group.iter().map(|s| s.rows).collect();
+            report.problem(&group[0].path, None, format!("unbalanced shards in its bin: {rows:?}"));
+        }
+    }
+}
+
+/// Every row of one split: decoded (checked), ids inside the vocabulary, dense example ids,
+/// and the first segment restored is a run of its document (when the documents dataset at
+/// `../../documents` is the one the manifest names).
+async fn deep_examples(view: &Dataset<ExamplesManifest>, report: &mut VerifyReport) -> Result<(), PipelineError> {
+    let manifest = view.manifest();
+    let vocab_size = manifest.vocab.size;
+    let documents = documents_of(view).await;
+    let cls_sep = manifest
+        .spec
+        .as_ref()
+        .map(|s| (s.pairs.cls_token.clone(), s.pairs.sep_token.clone()));
+    let vocab = view.read_vocabulary().await.unwrap_or_default();
+    let sep = cls_sep
+        .and_then(|(_, sep)| vocab.iter().position(|t| *t == sep))
+        .map(|i| i as u32);
+    let mut next_id = 0u64;
+    for index in 0..manifest.shards.len() {
+        let path = manifest.shards[index].path.clone();
+        let mut bad: Vec<(u64, String)> = Vec::new();
+        let mut row = 0u64;
+        let result = view
+            .for_each_batch(index, |rows| {
+                for e in rows {
+                    if e.example_id != next_id {
+                        bad.push((row, format!("example_id {}, expected {next_id}", e.example_id)));
+                    }
+                    next_id = e.example_id + 1;
+                    if let Some(id) = e
+                        .input_ids
+                        .iter()
+                        .chain(&e.masked_labels)
+                        .find(|&&id| u64::from(id) >= vocab_size)
+                    {
+                        bad.push((row, format!("id {id} is outside the vocabulary of {vocab_size}")));
+                    }
+                    if let (Some(docs), Some(sep)) = (&documents, sep) {
+                        let mut restored = e.input_ids.clone();
+                        for (&p, &label) in e.masked_positions.iter().zip(&e.masked_labels) {
+                            if let Some(slot) = restored.get_mut(usize::from(p)) {
+                                *slot = label;
+                            }
+                        }
+                        let end = restored.iter().position(|&t| t == sep).unwrap_or(restored.len());
+                        let segment = &restored[1.min(end)..end];
+                        match docs.get(&e.doc_id) {
+                            None => bad.push((row, format!("document {} is not in the documents dataset", e.doc_id))),
+                            Some(tokens) if !contains(tokens, segment) => bad.push((
+                                row,
+                                format!("its first segment, labels restored, is not in document {}", e.doc_id),
+                            )),
+                            Some(_) => {}
+                        }
+                    }
+                    row += 1;
+                }
+            })
+            .await;
+        if let Err(e) = result {
+            report.problem(&path, None, message(e));
+        }
+        for (r, what) in bad {
+            report.problem(&path, Some(r), what);
+        }
+    }
+    Ok(())
+}
+
+/// The tokens of every document of the documents dataset the epoch was built from
+/// (`<output>/documents` beside `<output>/epochs/E`), when it is there and is that dataset.
+async fn documents_of(view: &Dataset<ExamplesManifest>) -> Option<HashMap<u64, Vec<u32>>> {
+    let url = view.root().url();
+    let (output, _epoch) = url.trim_end_matches('/').rsplit_once("/epochs/")?;
+    let root = Location::parse(&format!("{output}/documents")).ok()?;
+    let documents = Dataset::<DocumentsManifest>::open(root).await.ok()?;
+    if documents.manifest_sha256() != view.manifest().documents_manifest_sha256 {
+        return None;
+    }
+    let mut tokens = HashMap::new();
+    for index in 0..documents.manifest().shards.len() {
+        documents
+            .for_each_batch(index, |docs| {
+                for d in docs {
+                    tokens.insert(d.doc_id, d.input_ids);
+                }
+            })
+            .await
+            .ok()?;
+    }
+    Some(tokens)
+}
+
+/// What a dataset error says, without the URL (the report names the file).
+fn message(e: DatasetError) -> String {
+    match e {
+        DatasetError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+/// Whether `needle` is a contiguous run of `hay`.
+fn contains(hay: &[u32], needle: &[u32]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
