@@ -78,6 +78,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a read-only SQL query over datasets: each is table `documents` or `examples` (its
+    /// held-out splits `examples_validation`, `examples_test`), or the name given as NAME=URL.
+    #[command(override_usage = "maskforge sql DATASET_URL... QUERY [--format table|csv|json]")]
+    Sql {
+        /// The datasets (URL or NAME=URL), then the query.
+        #[arg(required = true, num_args = 1.., value_name = "DATASET_URL|QUERY")]
+        args: Vec<String>,
+        /// How to print the result.
+        #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+        format: SqlFormat,
+    },
+}
+
+/// `sql --format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SqlFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of row objects.
+    Json,
 }
 
 /// Flags shared by the jobs.
@@ -163,7 +185,7 @@ fn main() -> ExitCode {
         Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } | Command::NextEpoch(job) => {
             job.quiet
         }
-        Command::Inspect { .. } | Command::Verify { .. } => false,
+        Command::Inspect { .. } | Command::Verify { .. } | Command::Sql { .. } => false,
     };
     progress::init_logging(quiet);
     progress::redact_panics();
@@ -217,6 +239,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { dataset, deep, json } => return run_verify(&dataset, deep, json),
+        Command::Sql { args, format } => run_sql(&args, format)?,
         Command::Inspect {
             dataset,
             limit,
@@ -293,20 +316,23 @@ fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32, patience: 
     Ok(())
 }
 
-/// `maskforge verify`: the report, then an error when anything failed (exit status 1).
+/// `maskforge verify`: the report, then an error when anything failed (exit status 1). The
+/// report passes through the same redaction as every log line: problems can quote URLs.
 fn run_verify(dataset: &str, deep: bool, json: bool) -> Result<()> {
     let started = std::time::Instant::now();
     let report = maskforge_pipeline::verify(dataset, deep).context("verify failed")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if json {
+        serde_json::to_string_pretty(&report)?
     } else {
-        for p in &report.problems {
-            match p.row {
-                Some(row) => println!("FAIL {} row {row}: {}", p.file, p.what),
-                None => println!("FAIL {}: {}", p.file, p.what),
-            }
-        }
-        println!(
+        let mut lines: Vec<String> = report
+            .problems
+            .iter()
+            .map(|p| match p.row {
+                Some(row) => format!("FAIL {} row {row}: {}", p.file, p.what),
+                None => format!("FAIL {}: {}", p.file, p.what),
+            })
+            .collect();
+        lines.push(format!(
             "{}: {} dataset, {} shards, {} rows, {} bytes read{}: {} ({:.1}s)",
             report.url,
             report.kind,
@@ -320,10 +346,32 @@ fn run_verify(dataset: &str, deep: bool, json: bool) -> Result<()> {
                 format!("{} problem(s)", report.problems.len())
             },
             started.elapsed().as_secs_f64()
-        );
-    }
+        ));
+        lines.join("\n")
+    };
+    println!("{}", maskforge_store::redact(&text));
     anyhow::ensure!(report.ok(), "{}: {} problem(s)", report.url, report.problems.len());
     Ok(())
+}
+
+/// `maskforge sql`: the datasets, then the query, the result on stdout. A reader that stops
+/// early (`| head`) ends the command quietly.
+fn run_sql(args: &[String], format: SqlFormat) -> Result<()> {
+    use maskforge_pipeline::{PipelineError, QueryFormat, TableSource};
+    let (query, datasets) = match args.split_last() {
+        Some((query, datasets)) if !datasets.is_empty() => (query, datasets),
+        _ => anyhow::bail!("sql needs at least one dataset and a query: maskforge sql DATASET_URL... QUERY"),
+    };
+    let sources: Vec<TableSource> = datasets.iter().map(|a| TableSource::parse(a)).collect();
+    let format = match format {
+        SqlFormat::Table => QueryFormat::Table,
+        SqlFormat::Csv => QueryFormat::Csv,
+        SqlFormat::Json => QueryFormat::Json,
+    };
+    match maskforge_pipeline::sql(&sources, query, format, &mut std::io::stdout().lock()) {
+        Err(PipelineError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map(|_| ()).context("sql failed"),
+    }
 }
 
 fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport> {

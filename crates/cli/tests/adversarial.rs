@@ -762,7 +762,7 @@ fn bad_settings_fail_before_the_published_data_is_touched() {
 // 10. Crafted shards are errors naming the file and row, never panics.
 #[test]
 fn crafted_shards_are_clear_errors() {
-    use arrow::array::{Array, AsArray, ListArray};
+    use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Field, UInt8Type};
     use std::sync::Arc;
     let job = Job::new();
@@ -777,9 +777,7 @@ fn crafted_shards_are_clear_errors() {
             .as_list::<i32>()
             .clone();
         let values = arrow::compute::cast(positions.values(), &DataType::Int32).unwrap();
-        let item = Arc::new(Field::new("item", DataType::Int32, false));
-        let list = ListArray::new(item, positions.offsets().clone(), values, positions.nulls().cloned());
-        replace_column(batch, "masked_positions", Arc::new(list))
+        replace_column(batch, "masked_positions", with_list_values(&positions, values))
     });
     let err = maskforge_err(&["inspect", &epoch_url]);
     assert!(

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 #[test]
 fn every_block_of_consuming_md_runs() {
@@ -29,13 +28,9 @@ fn every_block_of_consuming_md_runs() {
         "--quiet",
     ]);
     std::os::unix::fs::symlink(repo().join("python"), dir.path().join("python")).expect("link python/");
-    let run = Command::new("python3")
-        .arg(repo().join("tests/python/run_doc_blocks.py"))
-        .arg(repo().join("docs/consuming.md"))
-        .arg(dir.path())
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = run_python(
+        "run_doc_blocks.py",
+        &[repo().join("docs/consuming.md").as_os_str(), dir.path().as_os_str()],
+    );
     assert!(stdout.contains("blocks ran"), "{stdout}");
 }

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 #[test]
 fn auto_tokenizer_reproduces_the_documents_of_every_pipeline() {
@@ -33,17 +32,6 @@ fn auto_tokenizer_reproduces_the_documents_of_every_pipeline() {
             "output.keep_text=true",
             "--quiet",
         ]);
-        let check = Command::new("python3")
-            .arg(repo().join("tests/python/check_hf_tokenizer.py"))
-            .arg(out.join("epochs/0"))
-            .arg(out.join("documents"))
-            .output()
-            .expect("python3 (scripts/test.sh installs transformers)");
-        assert!(
-            check.status.success(),
-            "{name}:\n{}{}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
-        );
+        run_python("check_hf_tokenizer.py", &[out.join("epochs/0"), out.join("documents")]);
     }
 }

@@ -62,6 +62,41 @@ fn s3_runs_match_local_runs_byte_for_byte() {
             assert!(a == b, "{dataset}/{name} differs between s3:// and a local run");
         }
     }
+    // The operators' tools read through S3 what they read locally.
+    for flags in [&[][..], &["--deep"][..]] {
+        let mut args = vec!["verify", "s3://corpus-bucket/out/epochs/0"];
+        args.extend(flags);
+        ok_env(&args, &env);
+    }
+    let query = "SELECT d.source, e.pair_type, count(*) AS n, sum(cardinality(e.masked_positions)) AS masked \
+                 FROM examples e JOIN documents d ON e.doc_id = d.doc_id GROUP BY 1, 2 ORDER BY 1, 2";
+    let remote = maskforge_env(
+        &[
+            "sql",
+            "s3://corpus-bucket/out/documents",
+            "s3://corpus-bucket/out/epochs/0",
+            "--format",
+            "csv",
+            query,
+        ],
+        &env,
+    );
+    assert!(remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
+    let documents = local_out.join("documents");
+    let epoch = local_out.join("epochs/0");
+    let here = maskforge_ok(&[
+        "sql",
+        documents.to_str().unwrap(),
+        epoch.to_str().unwrap(),
+        "--format",
+        "csv",
+        query,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&remote.stdout),
+        String::from_utf8_lossy(&here.stdout)
+    );
+    assert!(remote.stdout.len() > 40);
     // The outside reader agrees with what went through S3.
     python_examples_check(&bucket.join("out/epochs/0"), &bucket.join("out/documents"), &[]);
 }
@@ -108,4 +143,24 @@ fn wrong_credentials_and_missing_bucket_are_clear_and_print_no_secret() {
     assert!(stderr.contains("s3://no-such-bucket/a.txt"), "{stderr}");
     assert!(!stderr.contains(SECRET_KEY) && !stderr.contains("panicked"), "{stderr}");
     assert!(!bucket.join("out2").exists());
+
+    // The operators' tools fail as clearly, with no secret either.
+    for args in [
+        &["verify", "s3://b/out/epochs/0"][..],
+        &["verify", "s3://b/out/epochs/0", "--json"][..],
+        &["sql", "s3://b/out/documents", "SELECT 1"][..],
+    ] {
+        let out = maskforge_env(args, &server.env(wrong));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text.contains("s3://b/out/"), "{args:?}: {text}");
+        assert!(
+            !text.contains(wrong) && !text.contains(SECRET_KEY) && !text.contains("panicked"),
+            "{text}"
+        );
+    }
 }

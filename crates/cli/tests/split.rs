@@ -20,17 +20,7 @@ const SPLIT: [&str; 6] = [
 
 /// Validates the manifests of `datasets` against `schemas/*.schema.json`.
 fn check_manifest_schema(datasets: &[&Path]) {
-    let out = std::process::Command::new("python3")
-        .arg(repo().join("tests/python/check_manifest_schema.py"))
-        .args(datasets)
-        .output()
-        .expect("python3 with jsonschema (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python("check_manifest_schema.py", datasets);
 }
 
 /// `maskforge ARGS --quiet`, expected to succeed.

@@ -135,7 +135,7 @@ fn sound_datasets_pass_and_each_damage_is_named() {
     let wrong_epoch = wrong.join("epochs/0");
     let changed_row = std::cell::Cell::new(None);
     craft_shard(&wrong_epoch, |batch| {
-        use arrow::array::{Array, AsArray, ListArray, UInt32Array};
+        use arrow::array::{AsArray, UInt32Array};
         use arrow::datatypes::UInt32Type;
         let positions = batch
             .column_by_name("masked_positions")
@@ -167,17 +167,8 @@ fn sound_datasets_pass_and_each_damage_is_named() {
         } else {
             values[at] + 1
         };
-        let list = ListArray::new(
-            std::sync::Arc::new(arrow::datatypes::Field::new(
-                "item",
-                arrow::datatypes::DataType::UInt32,
-                false,
-            )),
-            labels.offsets().clone(),
-            std::sync::Arc::new(UInt32Array::from(values)),
-            labels.nulls().cloned(),
-        );
-        replace_column(batch, "masked_labels", std::sync::Arc::new(list))
+        let list = with_list_values(&labels, std::sync::Arc::new(UInt32Array::from(values)));
+        replace_column(batch, "masked_labels", list)
     });
     let plain = verify(&wrong_epoch, &[]);
     assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stdout));
@@ -189,4 +180,98 @@ fn sound_datasets_pass_and_each_damage_is_named() {
             .any(|l| l.starts_with(&format!("part-00000.parquet row {row}: its first segment"))),
         "{lines:?}"
     );
+}
+
+/// The JSON report of `verify --json` on `dataset`, which must fail, with the process's stderr.
+fn failing_report(dataset: &str, env: &[(String, String)]) -> (String, String) {
+    let out = maskforge_env(&["verify", dataset, "--json"], env);
+    assert!(!out.status.success(), "verify passed {dataset}");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hostile_datasets_fail_cleanly_and_never_print_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    maskforge_ok(&[
+        "run",
+        &pipeline("quickstart.toml"),
+        "--input",
+        &corpus("zh/fortunes-zh.txt"),
+        "--output",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let epoch = out.join("epochs/0");
+    let shard = "part-00000.parquet";
+
+    // A FIFO and a folder where a shard should be: named problems, no hang.
+    for (name, make) in [
+        (
+            "fifo",
+            (|p: &Path| {
+                let made = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+                assert!(made.success());
+            }) as fn(&Path),
+        ),
+        ("folder", |p: &Path| std::fs::create_dir(p).unwrap()),
+    ] {
+        let copy_of = tmp.path().join(name).join("epochs/0");
+        copy(&epoch, &copy_of);
+        std::fs::remove_file(copy_of.join(shard)).unwrap();
+        make(&copy_of.join(shard));
+        for flags in [&[][..], &["--deep"][..]] {
+            let (_, lines) = problems(&copy_of, flags);
+            assert!(lines.iter().any(|l| l.starts_with(shard)), "{name}: {lines:?}");
+        }
+    }
+
+    // A manifest whose shard path climbs out of the dataset (to the documents next door) is
+    // refused, not followed.
+    let climbing = tmp.path().join("climbing");
+    copy(&out, &climbing);
+    let path = climbing.join("epochs/0/manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(&format!("\"{shard}\""), "\"../../documents/part-00000.parquet\"", 1),
+    )
+    .unwrap();
+    let (report, lines) = problems(&climbing.join("epochs/0"), &[]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("manifest.json") && l.contains("not a path inside")),
+        "{report}"
+    );
+
+    // Credentials in the URL and in the environment appear in no output, in either format.
+    let env = [
+        ("AWS_ENDPOINT".to_owned(), "http://127.0.0.1:9".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "envkey123".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "envsecret789".to_owned()),
+        ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
+        ("MASKFORGE_RETRY_SECS".to_owned(), "1".to_owned()),
+    ];
+    for url in ["s3://user:urlsecret456@bucket/epochs/0", "s3://bucket/epochs/0"] {
+        let (stdout, stderr) = failing_report(url, &env);
+        let text = format!("{stdout}{stderr}");
+        assert!(!text.is_empty());
+        for secret in ["urlsecret456", "envsecret789"] {
+            assert!(!text.contains(secret), "{secret} printed: {text}");
+        }
+        let plain = maskforge_env(&["verify", url], &env);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&plain.stdout),
+            String::from_utf8_lossy(&plain.stderr)
+        );
+        assert!(!plain.status.success());
+        for secret in ["urlsecret456", "envsecret789"] {
+            assert!(!text.contains(secret), "{secret} printed: {text}");
+        }
+    }
 }

@@ -1,9 +1,10 @@
-//! What both jobs share about datasets: the I/O runtime, the documents configuration hash,
-//! manifests written last, and removal of files an earlier run left behind.
+//! What the jobs and tools share about datasets: the I/O runtime, the documents configuration
+//! hash, opening a dataset of either kind, manifests written last, and removal of files an
+//! earlier run left behind.
 
 use crate::PipelineError;
 use maskforge_config::PipelineConfig;
-use maskforge_schema::Split;
+use maskforge_schema::{Dataset, DocumentsManifest, ExamplesManifest, MANIFEST_FILE, Split};
 use maskforge_store::{Location, sha256_hex};
 
 /// A small runtime for storage I/O; CPU work runs on rayon, never here.
@@ -28,6 +29,52 @@ pub fn documents_config(
     content["dictionary_hash"] = dictionary_hash.into();
     let hash = sha256_hex(content.to_string().as_bytes());
     (content, hash)
+}
+
+/// A published dataset of either kind, told apart by its manifest's schema version.
+pub enum PublishedDataset {
+    /// A documents dataset.
+    Documents(Box<Dataset<DocumentsManifest>>),
+    /// One examples epoch.
+    Examples(Box<Dataset<ExamplesManifest>>),
+}
+
+impl PublishedDataset {
+    /// Opens the dataset in `root`, of whichever kind its manifest says.
+    pub async fn open(root: Location) -> Result<Self, PipelineError> {
+        let version = manifest_version(&root)
+            .await
+            .map_err(|what| PipelineError::input(&root.join(MANIFEST_FILE).url(), what))?;
+        if version.starts_with("maskforge.documents/") {
+            Ok(Self::Documents(Box::new(Dataset::open(root).await?)))
+        } else if version.starts_with("maskforge.examples/") {
+            Ok(Self::Examples(Box::new(Dataset::open(root).await?)))
+        } else {
+            Err(PipelineError::input(
+                &root.join(MANIFEST_FILE).url(),
+                format!("schema_version {version:?} is not a maskforge dataset"),
+            ))
+        }
+    }
+
+    /// `documents` or `examples`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Documents(_) => "documents",
+            Self::Examples(_) => "examples",
+        }
+    }
+}
+
+/// The `schema_version` of the manifest in `root`, or what keeps it from being read.
+pub async fn manifest_version(root: &Location) -> Result<String, String> {
+    let bytes = root.join(MANIFEST_FILE).read().await.map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON (truncated or damaged?): {e}"))?;
+    value["schema_version"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "has no schema_version".to_owned())
 }
 
 /// A rayon pool of `threads` workers.

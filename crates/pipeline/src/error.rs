@@ -31,6 +31,12 @@ pub enum PipelineError {
     /// Writing the output failed.
     #[error("building output batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// An SQL query that cannot be planned or run.
+    #[error("query: {0}")]
+    Query(String),
+    /// The result could not be written (a closed pipe, a full disk).
+    #[error("writing the result: {0}")]
+    Output(#[source] std::io::Error),
     /// A worker thread could not be started or failed.
     #[error("internal: {0}")]
     Internal(String),

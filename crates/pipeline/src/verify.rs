@@ -8,6 +8,8 @@
 //! each example's first segment, its masks undone, is a run of its document's tokens.
 
 use crate::{PipelineError, dataset};
+use bytes::Bytes;
+use maskforge_schema::examples::Example;
 use maskforge_schema::{
     Contract, Dataset, DatasetError, DocumentsManifest, ExamplesManifest, MANIFEST_FILE, SCHEMA_VERSION_KEY,
     ShardEntry, Split,
@@ -77,7 +79,7 @@ pub fn verify(url: &str, deep: bool) -> Result<VerifyReport, PipelineError> {
         bytes: 0,
         problems: Vec::new(),
     };
-    let version = runtime.block_on(manifest_version(&root));
+    let version = runtime.block_on(dataset::manifest_version(&root));
     match version.as_deref() {
         Ok(v) if v.starts_with("maskforge.documents/") => {
             report.kind = "documents";
@@ -103,23 +105,19 @@ pub fn verify(url: &str, deep: bool) -> Result<VerifyReport, PipelineError> {
     Ok(report)
 }
 
-/// The manifest's `schema_version`, or what keeps it from being read.
-async fn manifest_version(root: &Location) -> Result<String, String> {
-    let bytes = root.join(MANIFEST_FILE).read().await.map_err(|e| e.to_string())?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON (truncated or damaged?): {e}"))?;
-    value["schema_version"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| "has no schema_version".to_owned())
-}
-
 async fn verify_documents(
     documents: &Dataset<DocumentsManifest>,
     report: &mut VerifyReport,
 ) -> Result<(), PipelineError> {
     let manifest = documents.manifest();
-    let listed = check_shards(documents, &manifest.shards, report).await?;
+    // Deep: the contract's checked decoding (lengths agree, sentence ends increase and close
+    // the document, word starts at sentence starts).
+    let listed = check_shards(documents, report, |index, bytes, report| {
+        if let Err(e) = documents.decode_shard(index, bytes, |_| {}) {
+            report.problem(&manifest.shards[index].path, None, message(e));
+        }
+    })
+    .await;
     check_strays(documents.root(), &listed, report).await?;
     let rows: u64 = manifest.shards.iter().map(|s| s.rows).sum();
     if rows != manifest.counts.documents_out {
@@ -138,15 +136,6 @@ async fn verify_documents(
             None,
             "records_in is not documents_out plus the skipped records",
         );
-    }
-    if report.deep {
-        // The contract's checked decoding: lengths agree, sentence ends increase and close the
-        // document, word starts at sentence starts.
-        for (index, shard) in manifest.shards.iter().enumerate() {
-            if let Err(e) = documents.for_each_batch(index, |_| {}).await {
-                report.problem(&shard.path, None, message(e));
-            }
-        }
     }
     Ok(())
 }
@@ -167,11 +156,17 @@ async fn verify_examples(examples: &Dataset<ExamplesManifest>, report: &mut Veri
             Err(e) => report.problem(&file.path, None, e.to_string()),
         }
     }
+    let documents = if report.deep {
+        documents_of(examples).await
+    } else {
+        None
+    };
     let mut listed = BTreeSet::new();
     for split in Split::ALL {
         let Some(view) = examples.split(split) else { continue };
-        let shards = view.manifest().shards.clone();
-        listed.extend(check_shards(&view, &shards, report).await?);
+        let mut deep = DeepExamples::new(&view, documents.as_ref()).await;
+        listed.extend(check_shards(&view, report, |index, bytes, report| deep.shard(index, bytes, report)).await);
+        let shards = &view.manifest().shards;
         let rows: u64 = shards.iter().map(|s| s.rows).sum();
         if rows != view.manifest().stats.examples {
             report.problem(
@@ -184,22 +179,21 @@ async fn verify_examples(examples: &Dataset<ExamplesManifest>, report: &mut Veri
                 ),
             );
         }
-        check_balanced(&shards, report);
-        if report.deep {
-            deep_examples(&view, report).await?;
-        }
+        check_balanced(shards, report);
     }
     check_strays(root, &listed, report).await?;
     Ok(())
 }
 
-/// Reads every shard of `shards` (the dataset's own list): size, SHA-256, footer row count,
-/// schema and schema version. Returns the listed paths.
+/// Reads every shard of the dataset once: size, SHA-256, footer row count, schema and schema
+/// version; with `--deep`, hands the bytes of each readable shard to `rows`. Returns the
+/// listed paths.
 async fn check_shards<M: Contract>(
     dataset: &Dataset<M>,
-    shards: &[ShardEntry],
     report: &mut VerifyReport,
-) -> Result<BTreeSet<String>, PipelineError> {
+    mut rows: impl FnMut(usize, Bytes, &mut VerifyReport),
+) -> BTreeSet<String> {
+    let shards = dataset.manifest().shards();
     for (index, entry) in shards.iter().enumerate() {
         report.shards += 1;
         report.rows += entry.rows;
@@ -211,7 +205,7 @@ async fn check_shards<M: Contract>(
             }
         };
         report.bytes += bytes.len() as u64;
-        let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes) {
+        let builder = match ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
             Ok(b) => b,
             Err(e) => {
                 report.problem(&entry.path, None, format!("not a Parquet file: {e}"));
@@ -244,8 +238,11 @@ async fn check_shards<M: Contract>(
                 format!("footer schema version {version:?}, expected {}", M::SCHEMA_VERSION),
             );
         }
+        if report.deep {
+            rows(index, bytes, report);
+        }
     }
-    Ok(shards.iter().map(|s| s.path.clone()).collect())
+    shards.iter().map(|s| s.path.clone()).collect()
 }
 
 /// Files below the dataset that look like shards (or any `.parquet`) but are not listed.
@@ -288,81 +285,98 @@ fn check_balanced(shards: &[ShardEntry], report: &mut VerifyReport) {
     }
 }
 
-/// Every row of one split: decoded (checked), ids inside the vocabulary, dense example ids,
-/// and the first segment restored is a run of its document (when the documents dataset at
-/// `../../documents` is the one the manifest names).
-async fn deep_examples(view: &Dataset<ExamplesManifest>, report: &mut VerifyReport) -> Result<(), PipelineError> {
-    let manifest = view.manifest();
-    let vocab_size = manifest.vocab.size;
-    let documents = documents_of(view).await;
-    let cls_sep = manifest
-        .spec
-        .as_ref()
-        .map(|s| (s.pairs.cls_token.clone(), s.pairs.sep_token.clone()));
-    let vocab = view.read_vocabulary().await.unwrap_or_default();
-    let sep = cls_sep
-        .and_then(|(_, sep)| vocab.iter().position(|t| *t == sep))
-        .map(|i| i as u32);
-    let mut next_id = 0u64;
-    for index in 0..manifest.shards.len() {
-        let path = manifest.shards[index].path.clone();
-        let mut bad: Vec<(u64, String)> = Vec::new();
-        let mut row = 0u64;
-        let result = view
-            .for_each_batch(index, |rows| {
-                for e in rows {
-                    if e.example_id != next_id {
-                        bad.push((row, format!("example_id {}, expected {next_id}", e.example_id)));
-                    }
-                    next_id = e.example_id + 1;
-                    if let Some(id) = e
-                        .input_ids
-                        .iter()
-                        .chain(&e.masked_labels)
-                        .find(|&&id| u64::from(id) >= vocab_size)
-                    {
-                        bad.push((row, format!("id {id} is outside the vocabulary of {vocab_size}")));
-                    }
-                    if let (Some(docs), Some(sep)) = (&documents, sep) {
-                        let mut restored = e.input_ids.clone();
-                        for (&p, &label) in e.masked_positions.iter().zip(&e.masked_labels) {
-                            if let Some(slot) = restored.get_mut(usize::from(p)) {
-                                *slot = label;
-                            }
-                        }
-                        let end = restored.iter().position(|&t| t == sep).unwrap_or(restored.len());
-                        let segment = &restored[1.min(end)..end];
-                        match docs.get(&e.doc_id) {
-                            None => bad.push((row, format!("document {} is not in the documents dataset", e.doc_id))),
-                            Some(tokens) if !contains(tokens, segment) => bad.push((
-                                row,
-                                format!("its first segment, labels restored, is not in document {}", e.doc_id),
-                            )),
-                            Some(_) => {}
-                        }
-                    }
-                    row += 1;
-                }
-            })
-            .await;
-        if let Err(e) = result {
-            report.problem(&path, None, message(e));
-        }
-        for (r, what) in bad {
-            report.problem(&path, Some(r), what);
+/// The deep check of one split's rows: decoded (checked), ids inside the vocabulary, dense
+/// example ids, and each example's first segment, labels restored, a run of its document's
+/// tokens (when the epoch's documents dataset is at hand).
+struct DeepExamples<'a> {
+    view: &'a Dataset<ExamplesManifest>,
+    vocab_size: u64,
+    /// The separator's id and the documents' tokens, when both are known.
+    restore: Option<(u32, &'a HashMap<u64, Vec<u32>>)>,
+    next_id: u64,
+}
+
+impl<'a> DeepExamples<'a> {
+    async fn new(view: &'a Dataset<ExamplesManifest>, documents: Option<&'a HashMap<u64, Vec<u32>>>) -> Self {
+        let manifest = view.manifest();
+        let vocab = view.read_vocabulary().await.unwrap_or_default();
+        let sep = manifest
+            .spec
+            .as_ref()
+            .and_then(|spec| vocab.iter().position(|t| *t == spec.pairs.sep_token))
+            .map(|i| i as u32);
+        Self {
+            view,
+            vocab_size: manifest.vocab.size,
+            restore: sep.zip(documents),
+            next_id: 0,
         }
     }
-    Ok(())
+
+    /// Checks the rows of shard `index`, given its bytes.
+    fn shard(&mut self, index: usize, bytes: Bytes, report: &mut VerifyReport) {
+        let path = &self.view.manifest().shards[index].path;
+        let mut bad: Vec<(u64, String)> = Vec::new();
+        let mut row = 0u64;
+        let result = self.view.decode_shard(index, bytes, |rows| {
+            for e in rows {
+                if let Some(what) = self.example(&e) {
+                    bad.push((row, what));
+                }
+                row += 1;
+            }
+        });
+        if let Err(e) = result {
+            report.problem(path, None, message(e));
+        }
+        for (r, what) in bad {
+            report.problem(path, Some(r), what);
+        }
+    }
+
+    /// What is wrong with one example, if anything.
+    fn example(&mut self, e: &Example) -> Option<String> {
+        let expected = std::mem::replace(&mut self.next_id, e.example_id + 1);
+        if e.example_id != expected {
+            return Some(format!("example_id {}, expected {expected}", e.example_id));
+        }
+        let vocab_size = self.vocab_size;
+        if let Some(id) = e
+            .input_ids
+            .iter()
+            .chain(&e.masked_labels)
+            .find(|&&id| u64::from(id) >= vocab_size)
+        {
+            return Some(format!("id {id} is outside the vocabulary of {vocab_size}"));
+        }
+        let (sep, documents) = self.restore?;
+        let mut restored = e.input_ids.clone();
+        for (&p, &label) in e.masked_positions.iter().zip(&e.masked_labels) {
+            if let Some(slot) = restored.get_mut(usize::from(p)) {
+                *slot = label;
+            }
+        }
+        let end = restored.iter().position(|&t| t == sep).unwrap_or(restored.len());
+        let segment = &restored[1.min(end)..end];
+        match documents.get(&e.doc_id) {
+            None => Some(format!("document {} is not in the documents dataset", e.doc_id)),
+            Some(tokens) if !contains(tokens, segment) => Some(format!(
+                "its first segment, labels restored, is not in document {}",
+                e.doc_id
+            )),
+            Some(_) => None,
+        }
+    }
 }
 
 /// The tokens of every document of the documents dataset the epoch was built from
 /// (`<output>/documents` beside `<output>/epochs/E`), when it is there and is that dataset.
-async fn documents_of(view: &Dataset<ExamplesManifest>) -> Option<HashMap<u64, Vec<u32>>> {
-    let url = view.root().url();
+async fn documents_of(examples: &Dataset<ExamplesManifest>) -> Option<HashMap<u64, Vec<u32>>> {
+    let url = examples.root().url();
     let (output, _epoch) = url.trim_end_matches('/').rsplit_once("/epochs/")?;
     let root = Location::parse(&format!("{output}/documents")).ok()?;
     let documents = Dataset::<DocumentsManifest>::open(root).await.ok()?;
-    if documents.manifest_sha256() != view.manifest().documents_manifest_sha256 {
+    if documents.manifest_sha256() != examples.manifest().documents_manifest_sha256 {
         return None;
     }
     let mut tokens = HashMap::new();

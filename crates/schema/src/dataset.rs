@@ -49,6 +49,10 @@ pub trait Contract: DeserializeOwned {
     fn schema_version(&self) -> &str;
     /// The shards in reading order.
     fn shards(&self) -> &[ShardEntry];
+    /// Every file the manifest names, relative to the dataset folder.
+    fn listed_paths(&self) -> Vec<&str> {
+        self.shards().iter().map(|s| s.path.as_str()).collect()
+    }
     /// Checks a shard's Arrow schema.
     fn check_schema(schema: &Schema) -> Result<(), String>;
     /// Decodes one record batch; `first_row` is the shard row of its first row.
@@ -85,6 +89,11 @@ impl Contract for ExamplesManifest {
     }
     fn shards(&self) -> &[ShardEntry] {
         &self.shards
+    }
+    fn listed_paths(&self) -> Vec<&str> {
+        let shards = self.all_shards().map(|s| s.path.as_str());
+        let files = self.files.iter().map(|f| f.path.as_str());
+        shards.chain(files).chain([self.vocab.path.as_str()]).collect()
     }
     fn check_schema(schema: &Schema) -> Result<(), String> {
         examples::check_schema(schema)
@@ -128,6 +137,12 @@ impl<M: Contract> Dataset<M> {
                     manifest.schema_version(),
                     M::SCHEMA_VERSION
                 ),
+            ));
+        }
+        if let Some(path) = manifest.listed_paths().into_iter().find(|p| !is_inside(p)) {
+            return Err(DatasetError::invalid(
+                location.url(),
+                format!("lists {path:?}, which is not a path inside the dataset folder"),
             ));
         }
         Ok(Some(Self {
@@ -184,9 +199,20 @@ impl<M: Contract> Dataset<M> {
 
     /// Reads shard `index` (checked) and calls `each` with its rows a record batch at a time,
     /// in file order; checks the row count against the manifest at the end.
-    pub async fn for_each_batch(&self, index: usize, mut each: impl FnMut(Vec<M::Row>)) -> Result<(), DatasetError> {
-        let entry = self.shard(index)?;
+    pub async fn for_each_batch(&self, index: usize, each: impl FnMut(Vec<M::Row>)) -> Result<(), DatasetError> {
         let bytes = self.read_shard_bytes(index).await?;
+        self.decode_shard(index, bytes, each)
+    }
+
+    /// Decodes `bytes`, the contents of shard `index` read by [`Dataset::read_shard_bytes`],
+    /// like [`Dataset::for_each_batch`].
+    pub fn decode_shard(
+        &self,
+        index: usize,
+        bytes: Bytes,
+        mut each: impl FnMut(Vec<M::Row>),
+    ) -> Result<(), DatasetError> {
+        let entry = self.shard(index)?;
         let url = self.root.join(&entry.path).url();
         let bad = |e: &dyn std::fmt::Display| {
             DatasetError::invalid(url.clone(), format!("cannot read {} shard: {e}", M::KIND))
@@ -249,9 +275,43 @@ impl Dataset<ExamplesManifest> {
     }
 }
 
+/// Whether a path from a manifest names a file inside the dataset folder: relative, with no
+/// `..`, `.` or empty part and no backslash, so a damaged or hostile manifest cannot send a
+/// reader elsewhere.
+fn is_inside(path: &str) -> bool {
+    !path.is_empty() && !path.contains('\\') && path.split('/').all(|part| !matches!(part, "" | "." | ".."))
+}
+
 fn article(kind: &str) -> String {
     match kind.chars().next() {
         Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
         _ => format!("a {kind}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_inside;
+
+    #[test]
+    fn manifest_paths_stay_inside_the_dataset_folder() {
+        for path in [
+            "part-00000-0000.parquet",
+            "validation/part-00001-0000.parquet",
+            "vocab.txt",
+        ] {
+            assert!(is_inside(path), "{path}");
+        }
+        for path in [
+            "",
+            "../documents/part-00000.parquet",
+            "/etc/passwd",
+            "a//b",
+            "./vocab.txt",
+            "a\\..\\b",
+            "x/..",
+        ] {
+            assert!(!is_inside(path), "{path}");
+        }
     }
 }

@@ -115,22 +115,28 @@ pub fn skipped(manifest: &serde_json::Value, reason: &str) -> u64 {
 
 /// Runs the outside-consumer check of `tests/python/check_documents.py` on a dataset.
 pub fn python_check(dataset: &Path, vocab: &str, decode: bool) {
-    let script = repo().join("tests/python/check_documents.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(&script).arg(dataset).arg("--vocab").arg(vocab);
+    let mut args = vec![dataset.as_os_str(), "--vocab".as_ref(), vocab.as_ref()];
     if decode {
-        cmd.arg("--decode");
+        args.push("--decode".as_ref());
     }
-    let out = cmd
+    run_python("check_documents.py", &args);
+}
+
+/// Runs `tests/python/SCRIPT ARGS` and returns its stdout; fails the test, with both outputs,
+/// unless it succeeds.
+pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
+    let out = Command::new("python3")
+        .arg(repo().join("tests/python").join(script))
+        .args(args)
         .output()
         .expect("python3 must be installed (scripts/test.sh installs what the tests need)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "python check failed on {}:\n{}{}\n(needs pyarrow: scripts/test.sh installs it)",
-        dataset.display(),
-        String::from_utf8_lossy(&out.stdout),
+        "{script} failed:\n{stdout}{}\n(scripts/test.sh installs the Python requirements)",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
 }
 
 /// A small pipeline file for `inputs` with the Chinese vocabulary, written into `dir`.
@@ -165,22 +171,9 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Runs the outside-consumer check of `tests/python/check_examples.py` on an epoch.
 pub fn python_examples_check(examples: &Path, documents: &Path, extra: &[&str]) {
-    let script = repo().join("tests/python/check_examples.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(examples)
-        .arg("--documents")
-        .arg(documents)
-        .args(extra)
-        .output()
-        .expect("python3 must be installed (scripts/test.sh installs what the tests need)");
-    assert!(
-        out.status.success(),
-        "python examples check failed on {}:\n{}{}",
-        examples.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec![examples.as_os_str(), "--documents".as_ref(), documents.as_os_str()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run_python("check_examples.py", &args);
 }
 
 /// One row of an examples dataset, as the tests need it.
@@ -427,4 +420,18 @@ pub fn replace_column(
     let mut columns = batch.columns().to_vec();
     columns[index] = array;
     arrow::record_batch::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// `list` with its values replaced by `values` (same offsets and nulls; the item type is that
+/// of `values`): how a test changes the ids of a list column, or their type.
+pub fn with_list_values(list: &arrow::array::ListArray, values: arrow::array::ArrayRef) -> arrow::array::ArrayRef {
+    use arrow::array::Array;
+    use arrow::datatypes::Field;
+    let item = std::sync::Arc::new(Field::new("item", values.data_type().clone(), false));
+    std::sync::Arc::new(arrow::array::ListArray::new(
+        item,
+        list.offsets().clone(),
+        values,
+        list.nulls().cloned(),
+    ))
 }

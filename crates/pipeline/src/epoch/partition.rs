@@ -82,16 +82,17 @@ impl Partitioning {
             .collect()
     }
 
-    /// The split of a document.
-    pub fn split_of(&self, doc_id: u64) -> Split {
-        self.split.map_or(Split::Train, |spec| spec.split_of(doc_id))
+    /// The split of a document and its partition (one hash of the split rule per call).
+    pub fn place(&self, doc_id: u64) -> (Split, usize) {
+        let split = self.split.map_or(Split::Train, |spec| spec.split_of(doc_id));
+        let first: usize = self.counts[..split as usize].iter().sum();
+        let within = mix64(doc_id, 0x7061_7274) % self.counts[split as usize] as u64;
+        (split, first + within as usize)
     }
 
     /// The partition of a document.
     pub fn partition_of(&self, doc_id: u64) -> usize {
-        let split = self.split_of(doc_id) as usize;
-        let first: usize = self.counts[..split].iter().sum();
-        first + (mix64(doc_id, 0x7061_7274) % self.counts[split] as u64) as usize
+        self.place(doc_id).1
     }
 
     /// The split whose documents partition `partition` holds.
@@ -199,8 +200,8 @@ mod tests {
         assert_eq!(p.splits(), Split::ALL);
         let mut seen = [0u64; 3];
         for id in 0..100_000u64 {
-            let split = p.split_of(id);
-            assert_eq!(p.split_of_partition(p.partition_of(id)), split, "document {id}");
+            let (split, partition) = p.place(id);
+            assert_eq!(p.split_of_partition(partition), split, "document {id}");
             seen[split as usize] += 1;
         }
         // The keyed split follows the fractions (within a few standard deviations).

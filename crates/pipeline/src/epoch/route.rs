@@ -107,8 +107,9 @@ impl Route<'_> {
         self.documents
             .for_each_batch(index, |docs| {
                 for doc in &docs {
-                    counts[partitioning.split_of(doc.doc_id) as usize] += 1;
-                    let group = grouping.group_of(partitioning.partition_of(doc.doc_id));
+                    let (split, partition) = partitioning.place(doc.doc_id);
+                    counts[split as usize] += 1;
+                    let group = grouping.group_of(partition);
                     record.clear();
                     put_document(&mut record, doc);
                     // Writing into a Vec cannot fail.

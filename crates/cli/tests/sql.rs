@@ -1,0 +1,202 @@
+//! `maskforge sql` on a real quickstart run: every example block of docs/operating.md runs as
+//! written, results agree with the manifests' counts, only listed shards are read, and queries
+//! that would write, clash or print lists as CSV are refused with a clear error.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// `maskforge sql ARGS... --format json`, parsed.
+fn sql_json(cwd: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["sql", "--format", "json"];
+    all.extend(args);
+    let out = Command::new(env!("CARGO_BIN_EXE_maskforge"))
+        .args(&all)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON array of rows")
+}
+
+/// The `sh` blocks of docs/operating.md that run `maskforge sql`.
+fn sql_blocks() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("docs/operating.md")).unwrap();
+    text.split("```sh\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block.to_owned()))
+        .filter(|block| block.starts_with("maskforge sql "))
+        .collect()
+}
+
+#[test]
+fn documented_queries_run_and_agree_with_the_manifests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out/quickstart");
+    maskforge_ok(&[
+        "run",
+        &pipeline("quickstart.toml"),
+        "--output",
+        out.to_str().unwrap(),
+        "--set",
+        "output.validation_fraction=0.1",
+        "--quiet",
+    ]);
+    let blocks = sql_blocks();
+    assert!(blocks.len() >= 5, "the docs' sql examples: {blocks:?}");
+    let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    for block in &blocks {
+        let run = Command::new("bash")
+            .args(["-euc", block])
+            .current_dir(tmp.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{block}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(stdout.lines().count() >= 2, "{block}\nprinted only {stdout:?}");
+    }
+
+    let cwd = tmp.path();
+    let (documents, epoch) = ("out/quickstart/documents", "out/quickstart/epochs/0");
+    let dm = manifest(&out.join("documents"));
+    let em = manifest(&out.join("epochs/0"));
+    let per_source = sql_json(
+        cwd,
+        &[
+            documents,
+            "SELECT source, count(*) AS n, sum(num_tokens) AS tokens FROM documents GROUP BY source",
+        ],
+    );
+    let total = |rows: &[serde_json::Value], key: &str| rows.iter().map(|r| r[key].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(total(&per_source, "n"), dm["counts"]["documents_out"].as_u64().unwrap());
+    assert_eq!(total(&per_source, "tokens"), dm["counts"]["tokens"].as_u64().unwrap());
+
+    let stats = &em["stats"];
+    let masked = sql_json(
+        cwd,
+        &[
+            epoch,
+            "SELECT count(*) AS n, sum(cardinality(masked_positions)) AS masked, sum(num_tokens) AS tokens FROM examples",
+        ],
+    );
+    assert_eq!(masked[0]["n"], stats["examples"]);
+    assert_eq!(masked[0]["masked"], stats["masked_tokens"]);
+    assert_eq!(masked[0]["tokens"], stats["tokens"]);
+    let pairs = sql_json(
+        cwd,
+        &[
+            epoch,
+            "SELECT pair_type, count(*) AS n FROM examples GROUP BY 1 ORDER BY 1",
+        ],
+    );
+    let names = ["next", "random_doc", "swapped", "none"];
+    for row in &pairs {
+        let name = names[row["pair_type"].as_u64().unwrap() as usize];
+        assert_eq!(row["n"], stats["pair_types"][name], "{name}");
+    }
+    let kinds = sql_json(
+        cwd,
+        &[
+            epoch,
+            "SELECT kind, count(*) AS n FROM (SELECT unnest(mask_kinds) AS kind FROM examples) GROUP BY kind",
+        ],
+    );
+    let kind_names = ["mask", "similar", "random", "keep"];
+    for row in &kinds {
+        let name = kind_names[row["kind"].as_u64().unwrap() as usize];
+        assert_eq!(row["n"], stats["replacement"][name], "{name}");
+    }
+    // The held-out split is its own table, and a name chosen with NAME=URL carries over to it.
+    let validation = sql_json(
+        cwd,
+        &[&format!("e0={epoch}"), "SELECT count(*) AS n FROM e0_validation"],
+    );
+    assert_eq!(validation[0]["n"], em["validation"]["stats"]["examples"]);
+    // Two epochs side by side: the same examples under both names give a full self-join.
+    let both = sql_json(
+        cwd,
+        &[
+            &format!("a={epoch}"),
+            &format!("b={epoch}"),
+            "SELECT count(*) AS n FROM a JOIN b ON a.example_id = b.example_id AND a.masked_positions = b.masked_positions",
+        ],
+    );
+    assert_eq!(both[0]["n"], stats["examples"]);
+}
+
+#[test]
+fn only_listed_shards_are_read_and_misuse_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    maskforge_ok(&[
+        "run",
+        &pipeline("quickstart.toml"),
+        "--output",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let epoch = out.join("epochs/0");
+    let epoch_arg = epoch.to_str().unwrap();
+    let examples = manifest(&epoch)["stats"]["examples"].as_u64().unwrap();
+    // A stray copy of a shard beside the listed ones is not counted.
+    std::fs::copy(epoch.join("part-00000.parquet"), epoch.join("part-00099.parquet")).unwrap();
+    let counted = sql_json(tmp.path(), &[epoch_arg, "SELECT count(*) AS n FROM examples"]);
+    assert_eq!(counted[0]["n"].as_u64().unwrap(), examples);
+
+    // Writing statements are refused and write nothing.
+    let target = tmp.path().join("copied.csv");
+    for query in [
+        format!("COPY (SELECT * FROM examples) TO '{}'", target.display()),
+        format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{}'", target.display()),
+        "INSERT INTO examples SELECT * FROM examples".to_owned(),
+        "SET datafusion.execution.batch_size = 1".to_owned(),
+    ] {
+        let error = maskforge_err(&["sql", epoch_arg, &query]);
+        assert!(error.contains("not supported"), "{query}: {error}");
+    }
+    assert!(!target.exists());
+
+    // Two datasets that would share a table name, a folder with no dataset, lists as CSV.
+    let error = maskforge_err(&["sql", epoch_arg, epoch_arg, "SELECT 1"]);
+    assert!(
+        error.contains("table `examples`") && error.contains("NAME=URL"),
+        "{error}"
+    );
+    let error = maskforge_err(&["sql", tmp.path().to_str().unwrap(), "SELECT 1"]);
+    assert!(error.contains("manifest.json"), "{error}");
+    let error = maskforge_err(&["sql", epoch_arg, "--format", "csv", "SELECT input_ids FROM examples"]);
+    assert!(
+        error.contains("input_ids") && error.contains("--format json"),
+        "{error}"
+    );
+    let error = maskforge_err(&["sql", "SELECT 1"]);
+    assert!(error.contains("at least one dataset"), "{error}");
+    let error = maskforge_err(&["sql", epoch_arg, "SELECT * FROM nope"]);
+    assert!(error.contains("nope"), "{error}");
+
+    // A reader that stops early (`| head`) ends the command quietly.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maskforge"))
+        .args(["sql", epoch_arg, "--format", "json", "SELECT * FROM examples"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
+}
