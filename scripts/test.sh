@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need when it is missing (pyarrow, numpy,
 # datasets and transformers without torch for the outside-consumer checks, s3s-fs for the S3
-# tests, Debian's Slurm and munge packages for the Slurm test), then runs every test of the
+# tests, Debian's Slurm and munge packages for the Slurm test, Debian's chromium for the report
+# test), then runs every test of the
 # workspace. The tests start the S3 server and the one-node Slurm cluster themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,14 @@ if ! command -v sbatch >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null ||
         { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
+fi
+
+# A real headless browser renders the report page (crates/cli/tests/report.rs).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 fi
 
 cargo fmt --all --check

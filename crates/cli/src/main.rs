@@ -80,6 +80,19 @@ enum Command {
     },
     /// Run a read-only SQL query over datasets: each is table `documents` or `examples` (its
     /// held-out splits `examples_validation`, `examples_test`), or the name given as NAME=URL.
+    /// Write one self-contained HTML page of charts for documents datasets and epochs (the
+    /// manifests' statistics; several epochs side by side).
+    Report {
+        /// The datasets, e.g. out/quickstart/documents out/quickstart/epochs/0 out/quickstart/epochs/1.
+        #[arg(required = true)]
+        datasets: Vec<String>,
+        /// Where to write the page (a local path).
+        #[arg(long, value_name = "PATH", required_unless_present = "json")]
+        out: Option<PathBuf>,
+        /// Print the charts' numbers as JSON on stdout (for schedulers).
+        #[arg(long)]
+        json: bool,
+    },
     #[command(override_usage = "maskforge sql DATASET_URL... QUERY [--format table|csv|json]")]
     Sql {
         /// The datasets (URL or NAME=URL), then the query.
@@ -185,7 +198,7 @@ fn main() -> ExitCode {
         Command::Prepare(job) | Command::Epoch { job, .. } | Command::Run { job, .. } | Command::NextEpoch(job) => {
             job.quiet
         }
-        Command::Inspect { .. } | Command::Verify { .. } | Command::Sql { .. } => false,
+        Command::Inspect { .. } | Command::Verify { .. } | Command::Sql { .. } | Command::Report { .. } => false,
     };
     progress::init_logging(quiet);
     progress::redact_panics();
@@ -240,6 +253,21 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { dataset, deep, json } => return run_verify(&dataset, deep, json),
         Command::Sql { args, format } => run_sql(&args, format)?,
+        Command::Report { datasets, out, json } => {
+            let report = maskforge_pipeline::report(&datasets).context("report failed")?;
+            if let Some(out) = &out {
+                write_atomically(out, report.html.as_bytes())
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            if json {
+                println!(
+                    "{}",
+                    maskforge_store::redact(&serde_json::to_string_pretty(&report.summary)?)
+                );
+            } else if let Some(out) = &out {
+                println!("{}", out.display());
+            }
+        }
         Command::Inspect {
             dataset,
             limit,
@@ -372,6 +400,23 @@ fn run_sql(args: &[String], format: SqlFormat) -> Result<()> {
         Err(PipelineError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map(|_| ()).context("sql failed"),
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half a
+/// page and a failed run leaves the earlier page in place.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(folder)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    // A page to share: readable by others like any file the user writes (not 0600).
+    std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn run_prepare(config: &PipelineConfig, args: &JobArgs) -> Result<PrepareReport> {

@@ -275,3 +275,68 @@ fn hostile_datasets_fail_cleanly_and_never_print_secrets() {
         }
     }
 }
+
+/// The script of the "Next epoch" step of deploy/ci/next-epoch.yml, dedented.
+fn next_epoch_script() -> String {
+    let text = std::fs::read_to_string(repo().join("deploy/ci/next-epoch.yml")).unwrap();
+    let step = text.split("- name: Next epoch").nth(1).expect("a Next epoch step");
+    let script = step.split("run: |\n").nth(1).expect("a run: | block");
+    script
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("- name:"))
+        .map(|l| l.trim_start())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_scheduled_ci_template_builds_verifies_and_reports_each_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = tmp.path().join("run");
+    maskforge_ok(&[
+        "prepare",
+        &pipeline("quickstart.toml"),
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let script = next_epoch_script();
+    assert!(script.contains("maskforge verify \"$url\""), "{script}");
+    let script = script
+        .replace("run=s3://bucket/run", &format!("run={}", output.display()))
+        .replace("pipelines/macbert-zh.toml", &pipeline("quickstart.toml"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    for epoch in 0..2 {
+        let run = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .current_dir(tmp.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{script}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let verified: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("verify.json")).unwrap()).unwrap();
+        assert_eq!(verified["problems"].as_array().unwrap().len(), 0);
+        assert!(
+            verified["url"].as_str().unwrap().ends_with(&format!("/epochs/{epoch}")),
+            "{verified}"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["datasets"][1]["epoch"], epoch);
+        assert_eq!(
+            summary["datasets"][1]["stats"]["train"],
+            manifest(&output.join(format!("epochs/{epoch}")))["stats"]
+        );
+        assert!(
+            std::fs::read_to_string(tmp.path().join("report.html"))
+                .unwrap()
+                .contains("<svg")
+        );
+    }
+}
