@@ -254,6 +254,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify { dataset, deep, json } => return run_verify(&dataset, deep, json),
         Command::Sql { args, format } => run_sql(&args, format)?,
         Command::Report { datasets, out, json } => {
+            if let Some(out) = &out {
+                refuse_inside_datasets(out, &datasets)?;
+            }
             let report = maskforge_pipeline::report(&datasets).context("report failed")?;
             if let Some(out) = &out {
                 write_atomically(out, report.html.as_bytes())
@@ -400,6 +403,30 @@ fn run_sql(args: &[String], format: SqlFormat) -> Result<()> {
         Err(PipelineError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map(|_| ()).context("sql failed"),
     }
+}
+
+/// Refuses a report path inside one of the (local) datasets it reports on: maskforge writes
+/// into a dataset folder only the files of that dataset.
+fn refuse_inside_datasets(out: &std::path::Path, datasets: &[String]) -> Result<()> {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let Ok(folder) = folder.canonicalize() else {
+        return Ok(()); // a missing folder: the write reports it
+    };
+    for dataset in datasets {
+        let location = maskforge_store::Location::parse(dataset)?;
+        if let Some(root) = location.local_path().and_then(|p| p.canonicalize().ok())
+            && folder.starts_with(&root)
+        {
+            anyhow::bail!(
+                "--out {} is inside the dataset {dataset}: write the report outside it",
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half a

@@ -307,6 +307,24 @@ fn the_report_renders_in_chromium_and_its_charts_hold_the_manifests_numbers() {
     let error = maskforge_err(&["report", damaged.to_str().unwrap(), "--out", page.to_str().unwrap()]);
     assert!(error.contains("manifest.json"), "{error}");
     assert_eq!(std::fs::read(&page).unwrap(), before);
+    // Never into a dataset's folder (it would sit among, or replace, the dataset's files).
+    for inside in [
+        e0.join("report.html"),
+        e0.join("manifest.json"),
+        documents.join("validation/r.html"),
+    ] {
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        let error = maskforge_err(&[
+            "report",
+            e0.to_str().unwrap(),
+            documents.to_str().unwrap(),
+            "--out",
+            inside.to_str().unwrap(),
+        ]);
+        assert!(error.contains("inside the dataset"), "{error}");
+    }
+    assert_eq!(manifest(&e0)["epoch"], 0);
+    assert!(!e0.join("report.html").exists());
     let nowhere = PathBuf::from(tmp.path()).join("no/such/folder/report.html");
     let error = maskforge_err(&["report", e0.to_str().unwrap(), "--out", nowhere.to_str().unwrap()]);
     assert!(error.contains("no/such/folder"), "{error}");

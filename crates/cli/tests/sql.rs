@@ -156,6 +156,27 @@ fn only_listed_shards_are_read_and_misuse_is_refused() {
     let counted = sql_json(tmp.path(), &[epoch_arg, "SELECT count(*) AS n FROM examples"]);
     assert_eq!(counted[0]["n"].as_u64().unwrap(), examples);
 
+    // A FIFO in place of a listed shard is refused, not waited on.
+    let fifo_copy = tmp.path().join("fifo");
+    for (path, bytes) in tree(&epoch) {
+        let target = fifo_copy.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
+    }
+    std::fs::remove_file(fifo_copy.join("part-00001.parquet")).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(fifo_copy.join("part-00001.parquet"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let error = maskforge_err(&["sql", fifo_copy.to_str().unwrap(), "SELECT count(*) FROM examples"]);
+    assert!(
+        error.contains("part-00001.parquet") && error.contains("FIFO"),
+        "{error}"
+    );
+
     // Writing statements are refused and write nothing.
     let target = tmp.path().join("copied.csv");
     for query in [

@@ -156,7 +156,13 @@ async fn register(
         ctx.register_table(table, Arc::new(empty)).map_err(fail)?;
         return Ok(());
     }
-    let urls: Vec<String> = shards.iter().map(|s| root.join(&s.path).url()).collect();
+    let mut urls = Vec::with_capacity(shards.len());
+    for shard in shards {
+        let location = root.join(&shard.path);
+        // datafusion would open a FIFO in place of a shard and wait on it forever.
+        location.check_regular()?;
+        urls.push(location.url());
+    }
     let frame = ctx
         .read_parquet(urls, ParquetReadOptions::default())
         .await
