@@ -59,6 +59,7 @@ t_py_e=$(seconds python3 -c "$PYREAD" "${EPOCH_SHARDS[@]}")
 t_deep_e=$(seconds "$BIN" verify "$EPOCH" --deep)
 t_py_q=$(seconds python3 -c "$PYAGG" "${EPOCH_SHARDS[@]}")
 t_sql=$(seconds "$BIN" sql "$EPOCH" "$QUERY")
+t_import=$(seconds python3 -c "import pyarrow.parquet, pyarrow.compute")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 printf '\n| check | maskforge s | baseline | baseline s | maskforge / baseline |\n|---|---|---|---|---|\n'
@@ -67,3 +68,4 @@ printf '| verify --deep documents | %s | pyarrow read | %s | %s |\n' "$t_deep_d"
 printf '| verify epoch | %s | sha256sum | %s | %s |\n' "$t_plain_e" "$t_sha_e" "$(ratio "$t_plain_e" "$t_sha_e")"
 printf '| verify --deep epoch | %s | pyarrow read | %s | %s |\n' "$t_deep_e" "$t_py_e" "$(ratio "$t_deep_e" "$t_py_e")"
 printf '| sql aggregate over the epoch | %s | pyarrow group_by | %s | %s |\n' "$t_sql" "$t_py_q" "$(ratio "$t_sql" "$t_py_q")"
+printf '\n(every pyarrow time includes %s s of interpreter start and `import pyarrow`)\n' "$t_import"
