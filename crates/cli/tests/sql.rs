@@ -40,15 +40,7 @@ fn sql_blocks() -> Vec<String> {
 fn documented_queries_run_and_agree_with_the_manifests() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out/quickstart");
-    maskforge_ok(&[
-        "run",
-        &pipeline("quickstart.toml"),
-        "--output",
-        out.to_str().unwrap(),
-        "--set",
-        "output.validation_fraction=0.1",
-        "--quiet",
-    ]);
+    run_quickstart(&out, &["--set", "output.validation_fraction=0.1"]);
     let blocks = sql_blocks();
     assert!(blocks.len() >= 5, "the docs' sql examples: {blocks:?}");
     let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
@@ -141,13 +133,7 @@ fn documented_queries_run_and_agree_with_the_manifests() {
 fn only_listed_shards_are_read_and_misuse_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    maskforge_ok(&[
-        "run",
-        &pipeline("quickstart.toml"),
-        "--output",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    run_quickstart(&out, &[]);
     let epoch = out.join("epochs/0");
     let epoch_arg = epoch.to_str().unwrap();
     let examples = manifest(&epoch)["stats"]["examples"].as_u64().unwrap();
@@ -158,11 +144,7 @@ fn only_listed_shards_are_read_and_misuse_is_refused() {
 
     // A FIFO in place of a listed shard is refused, not waited on.
     let fifo_copy = tmp.path().join("fifo");
-    for (path, bytes) in tree(&epoch) {
-        let target = fifo_copy.join(path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, bytes).unwrap();
-    }
+    copy_tree(&epoch, &fifo_copy);
     std::fs::remove_file(fifo_copy.join("part-00001.parquet")).unwrap();
     assert!(
         Command::new("mkfifo")

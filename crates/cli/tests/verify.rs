@@ -39,31 +39,19 @@ fn problems(dataset: &Path, flags: &[&str]) -> (serde_json::Value, Vec<String>) 
     (report, lines)
 }
 
-/// A copy of the folder `from` at `to`.
-fn copy(from: &Path, to: &Path) {
-    for (path, bytes) in tree(from) {
-        let target = to.join(path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, bytes).unwrap();
-    }
-}
-
 #[test]
 fn sound_datasets_pass_and_each_damage_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let output = out.to_str().unwrap();
-    maskforge_ok(&[
-        "run",
-        &pipeline("quickstart.toml"),
-        "--input",
-        &corpus("zh/fortunes-zh.txt"),
-        "--output",
-        output,
-        "--set",
-        "output.validation_fraction=0.1",
-        "--quiet",
-    ]);
+    run_quickstart(
+        &out,
+        &[
+            "--input",
+            &corpus("zh/fortunes-zh.txt"),
+            "--set",
+            "output.validation_fraction=0.1",
+        ],
+    );
     let (documents, epoch) = (out.join("documents"), out.join("epochs/0"));
     for dataset in [&documents, &epoch] {
         for flags in [&[][..], &["--deep"][..]] {
@@ -87,7 +75,7 @@ fn sound_datasets_pass_and_each_damage_is_named() {
 
     // A flipped byte in a validation shard.
     let flipped = tmp.path().join("flipped/epochs/0");
-    copy(&epoch, &flipped);
+    copy_tree(&epoch, &flipped);
     let shard = m["validation"]["shards"][0]["path"].as_str().unwrap();
     let mut bytes = std::fs::read(flipped.join(shard)).unwrap();
     let middle = bytes.len() / 2;
@@ -101,7 +89,7 @@ fn sound_datasets_pass_and_each_damage_is_named() {
 
     // A missing shard and a stray one, both named.
     let moved = tmp.path().join("moved/epochs/0");
-    copy(&epoch, &moved);
+    copy_tree(&epoch, &moved);
     std::fs::rename(moved.join("part-00001.parquet"), moved.join("part-00099.parquet")).unwrap();
     let (_, lines) = problems(&moved, &[]);
     assert!(lines.iter().any(|l| l.starts_with("part-00001.parquet")), "{lines:?}");
@@ -115,7 +103,7 @@ fn sound_datasets_pass_and_each_damage_is_named() {
     // A truncated manifest, of either dataset.
     for dataset in [&documents, &epoch] {
         let cut = tmp.path().join("cut").join(dataset.file_name().unwrap());
-        copy(dataset, &cut);
+        copy_tree(dataset, &cut);
         let text = std::fs::read(cut.join("manifest.json")).unwrap();
         std::fs::write(cut.join("manifest.json"), &text[..text.len() / 2]).unwrap();
         let (report, lines) = problems(&cut, &[]);
@@ -131,7 +119,7 @@ fn sound_datasets_pass_and_each_damage_is_named() {
     // A row whose label does not restore its document, in a shard whose checksums are right:
     // the plain check passes, the deep one names the row.
     let wrong = tmp.path().join("wrong");
-    copy(&out, &wrong);
+    copy_tree(&out, &wrong);
     let wrong_epoch = wrong.join("epochs/0");
     let changed_row = std::cell::Cell::new(None);
     craft_shard(&wrong_epoch, |batch| {
@@ -196,15 +184,7 @@ fn failing_report(dataset: &str, env: &[(String, String)]) -> (String, String) {
 fn hostile_datasets_fail_cleanly_and_never_print_secrets() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    maskforge_ok(&[
-        "run",
-        &pipeline("quickstart.toml"),
-        "--input",
-        &corpus("zh/fortunes-zh.txt"),
-        "--output",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    run_quickstart(&out, &["--input", &corpus("zh/fortunes-zh.txt")]);
     let epoch = out.join("epochs/0");
     let shard = "part-00000.parquet";
 
@@ -220,7 +200,7 @@ fn hostile_datasets_fail_cleanly_and_never_print_secrets() {
         ("folder", |p: &Path| std::fs::create_dir(p).unwrap()),
     ] {
         let copy_of = tmp.path().join(name).join("epochs/0");
-        copy(&epoch, &copy_of);
+        copy_tree(&epoch, &copy_of);
         std::fs::remove_file(copy_of.join(shard)).unwrap();
         make(&copy_of.join(shard));
         for flags in [&[][..], &["--deep"][..]] {
@@ -232,7 +212,7 @@ fn hostile_datasets_fail_cleanly_and_never_print_secrets() {
     // A manifest whose shard path climbs out of the dataset (to the documents next door) is
     // refused, not followed.
     let climbing = tmp.path().join("climbing");
-    copy(&out, &climbing);
+    copy_tree(&out, &climbing);
     let path = climbing.join("epochs/0/manifest.json");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(

@@ -150,6 +150,30 @@ pub fn write_pipeline(dir: &Path, extra: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// A copy of the folder `from` at `to` (created).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for (path, bytes) in tree(from) {
+        let target = to.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
+    }
+}
+
+/// `maskforge run` of the quickstart pipeline into `output` (documents and epoch 0), with
+/// more flags (`--input`, `--set`).
+pub fn run_quickstart(output: &Path, flags: &[&str]) {
+    let pipeline = pipeline("quickstart.toml");
+    let mut args = vec![
+        "run",
+        pipeline.as_str(),
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend(flags);
+    maskforge_ok(&args);
+}
+
 /// All files below `dir` with their bytes, sorted by relative path.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();

@@ -263,24 +263,20 @@ fn epoch_section(page: &mut Page, epoch: &Dataset<ExamplesManifest>) -> serde_js
         &bars("pair types", &labels, &[series("examples", counts)]),
         "Examples by pair type (stats.pair_types).",
     );
-    if s.similar_fallbacks.is_empty() {
-        page.paragraph("Similar-word fallbacks: none (no similar-word replacement fell back).");
-    } else {
-        let (labels, counts) = counted(&s.similar_fallbacks, str::to_owned);
-        page.chart(
-            &bars("similar-word fallbacks", &labels, &[series("replacements", counts)]),
-            "Similar-word replacements that did not use a listed similar word, by reason (stats.similar_fallbacks).",
-        );
-    }
-    if s.skipped.is_empty() {
-        page.paragraph("Skipped chunks: none.");
-    } else {
-        let (labels, counts) = counted(&s.skipped, str::to_owned);
-        page.chart(
-            &bars("skipped chunks", &labels, &[series("chunks", counts)]),
-            "Chunks that gave no example, by reason (stats.skipped).",
-        );
-    }
+    counts_or_none(
+        page,
+        &s.similar_fallbacks,
+        ("similar-word fallbacks", "replacements"),
+        "Similar-word replacements that did not use a listed similar word, by reason (stats.similar_fallbacks).",
+        "Similar-word fallbacks: none (no similar-word replacement fell back).",
+    );
+    counts_or_none(
+        page,
+        &s.skipped,
+        ("skipped chunks", "chunks"),
+        "Chunks that gave no example, by reason (stats.skipped).",
+        "Skipped chunks: none.",
+    );
     let splits: Vec<Vec<String>> = Split::ALL
         .into_iter()
         .filter_map(|split| {
@@ -406,6 +402,16 @@ fn across_epochs(page: &mut Page, epochs: &[Dataset<ExamplesManifest>]) {
         ],
         &rows,
     );
+}
+
+/// A chart of a map of counts by reason (`(title, series name)`), or a line saying there were none.
+fn counts_or_none(page: &mut Page, map: &BTreeMap<String, u64>, names: (&str, &str), caption: &str, none: &str) {
+    if map.is_empty() {
+        page.paragraph(none);
+    } else {
+        let (labels, counts) = counted(map, str::to_owned);
+        page.chart(&bars(names.0, &labels, &[series(names.1, counts)]), caption);
+    }
 }
 
 fn series(name: &str, values: Vec<f64>) -> Series {
