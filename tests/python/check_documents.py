@@ -72,7 +72,7 @@ def main():
                 "dictionary_hash", "shards", "inputs", "counts"]:
         if key not in manifest:
             fail(f"manifest has no `{key}`")
-    if manifest["schema_version"] != "maskforge.documents/1":
+    if manifest["schema_version"] != "maskforge.documents/2":
         fail(f"unexpected schema version {manifest['schema_version']}")
     counts = manifest["counts"]
     if counts["records_in"] != counts["documents_out"] + sum(counts["skipped"].values()):
@@ -92,7 +92,7 @@ def main():
             if field.type != dtype or field.nullable:
                 fail(f"{shard['path']}: column {name} is {field.type} (nullable={field.nullable}), expected {dtype}")
         meta = pq.read_metadata(path).metadata or {}
-        if meta.get(b"maskforge.schema_version") != b"maskforge.documents/1":
+        if meta.get(b"maskforge.schema_version") != b"maskforge.documents/2":
             fail(f"{shard['path']}: footer lacks the schema version")
         has_text = "text" in table.schema.names
         if args.decode and not has_text:

@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SCHEMA_VERSION = "maskforge.examples/1"
-DOCUMENTS_SCHEMA_VERSION = "maskforge.documents/1"
+DOCUMENTS_SCHEMA_VERSION = "maskforge.documents/2"
 PAIR_NAMES = ["next", "random_doc", "swapped", "none"]
 KIND_NAMES = ["mask", "similar", "random", "keep"]
 NEXT, RANDOM_DOC, SWAPPED, PACKED = 0, 1, 2, 3

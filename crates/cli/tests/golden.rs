@@ -13,27 +13,27 @@ const GOLDEN: [(&str, &str, &str); 5] = [
     (
         "quickstart.toml",
         "zh/debian-reference-zh-cn.txt",
-        "44a1d1647e95c522ee2ed83f2b0cc76674d25190ece5190dbdb9a0dfda2fda55",
+        "5fbf45ef2e04bf26fb9b757dff4e7a89c9b54ece4514c7243806df84f80d4a69",
     ),
     (
         "macbert-zh.toml",
         "zh/debian-reference-zh-cn.txt",
-        "79321dffd4a44fcc48880b887707f841c17f280a5ce6f0b77cfffb97d10d33a8",
+        "08a199aeffcc4151b63cdfa07d22284316fae9d445a550e3849c87f380e3206c",
     ),
     (
         "bert-nsp-en.toml",
         "en/fortunes.txt",
-        "a35ae50a5e36933459a81f27d21950374d4a7a47bbf70b02067b8bc3463f02a2",
+        "93faf227c89d6ab9e92740124de1635c5ec3fe0ec6a3952f5bfe1f1c06d14b21",
     ),
     (
         "albert-sop.toml",
         "en/fortunes.txt",
-        "68889369e76a8938d973da1a9f2a9479ce9276ac2cb55b31de48be309589e229",
+        "9804334441392d3fd344f99c0dff828751a710eba7e14bb0f4664a78bdb616bf",
     ),
     (
         "roberta-en.toml",
         "en/fortunes.txt",
-        "bc12d9dcad1b838033558d1e3b118dc75150dc034ad5439c429ff5c008f22789",
+        "30e20ad39466feadc92e6efd4c99896a268e3e57043c617453838fb20914639c",
     ),
 ];
 

@@ -62,6 +62,29 @@ pub struct SourceConfig {
     /// What a malformed record (invalid UTF-8, broken JSON, text field missing) does.
     #[serde(default)]
     pub on_bad_record: BadRecordPolicy,
+    /// How a text file is cut into documents (text sources only).
+    #[serde(default)]
+    pub text_layout: TextLayout,
+    /// The size of a unit of work: larger files are cut into pieces of about this many bytes
+    /// (uncompressed text and JSON Lines at line starts, Parquet at row groups), and smaller
+    /// files of one source are grouped up to it. Only the data and this value decide the cuts.
+    #[serde(default = "default_unit_bytes")]
+    pub unit_bytes: u64,
+}
+
+fn default_unit_bytes() -> u64 {
+    64 << 20
+}
+
+/// How a text source is cut into documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextLayout {
+    /// The BERT layout: a blank (or white-space only) line between documents.
+    #[default]
+    Paragraphs,
+    /// Every non-blank line is a document.
+    Lines,
 }
 
 fn default_max_record_bytes() -> u64 {

@@ -1,6 +1,6 @@
 //! Value checks that serde cannot express: ranges, sums and combinations of keys.
 
-use crate::model::{MaskStrategy, PipelineConfig, ReplacementUnit, SourceFormat};
+use crate::model::{MaskStrategy, PipelineConfig, ReplacementUnit, SourceFormat, TextLayout};
 
 /// The most shards an epoch may have (each is a file and a reducer's unit of work).
 pub const MAX_EXAMPLE_SHARDS: u32 = 100_000;
@@ -14,6 +14,10 @@ pub const MAX_SHUFFLE_MEMORY_MB: u32 = 1 << 20;
 pub const MAX_NEGATIVE_POOL: u32 = 10_000_000;
 /// The largest record a source may accept (1 GiB).
 pub const MAX_RECORD_BYTES: u64 = 1 << 30;
+/// The smallest unit of work (1 KiB): below it, markers and shards outnumber documents.
+pub const MIN_UNIT_BYTES: u64 = 1 << 10;
+/// The largest unit of work (1 TiB).
+pub const MAX_UNIT_BYTES: u64 = 1 << 40;
 
 /// One failed check: the dotted key and what is wrong.
 pub type Finding = (String, String);
@@ -51,6 +55,25 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
         }
         if source.text_sql.is_some() && source.text_column.is_some() {
             bad(&key("text_sql"), "set either text_column or text_sql, not both".into());
+        }
+        let known_not_text = match source.format {
+            SourceFormat::Auto => source
+                .urls
+                .iter()
+                .any(|u| SourceFormat::from_file_name(u).is_some_and(|f| f != SourceFormat::Text)),
+            f => f != SourceFormat::Text,
+        };
+        if source.text_layout != TextLayout::Paragraphs && known_not_text {
+            bad(&key("text_layout"), "applies to text sources only".into());
+        }
+        if !(MIN_UNIT_BYTES..=MAX_UNIT_BYTES).contains(&source.unit_bytes) {
+            bad(
+                &key("unit_bytes"),
+                format!(
+                    "must be between {MIN_UNIT_BYTES} and {MAX_UNIT_BYTES}, got {}",
+                    source.unit_bytes
+                ),
+            );
         }
         if !(1..=MAX_RECORD_BYTES).contains(&source.max_record_bytes) {
             bad(

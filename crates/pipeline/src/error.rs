@@ -9,12 +9,13 @@ pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An input file cannot be read as its format says.
-    #[error("{file}{}: {message}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    #[error("{file}{}: {message}", .at.as_ref().map(|a| format!(", {a}")).unwrap_or_default())]
     Input {
         /// The file's URL.
         file: String,
-        /// 1-based line (text, JSON Lines) or row (Parquet, CSV), when it concerns one record.
-        line: Option<u64>,
+        /// Where in the file, when it concerns one record: `line 12` (text, JSON Lines), `row 5`
+        /// (Parquet, CSV), or `the line at byte 1048576` in a piece that starts inside the file.
+        at: Option<String>,
         /// What is wrong.
         message: String,
     },
@@ -56,16 +57,21 @@ impl PipelineError {
     pub fn input(file: &str, message: impl Into<String>) -> Self {
         Self::Input {
             file: file.to_owned(),
-            line: None,
+            at: None,
             message: message.into(),
         }
     }
 
     /// An input error for one line or row of a file.
     pub fn at_line(file: &str, line: u64, message: impl Into<String>) -> Self {
+        Self::at(file, format!("line {line}"), message)
+    }
+
+    /// An input error at a place of a file (a [`crate::sources::Position`], `row 5`, ...).
+    pub fn at(file: &str, place: impl std::fmt::Display, message: impl Into<String>) -> Self {
         Self::Input {
             file: file.to_owned(),
-            line: Some(line),
+            at: Some(place.to_string()),
             message: message.into(),
         }
     }

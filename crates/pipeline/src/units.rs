@@ -1,14 +1,23 @@
-//! Units of work of the prepare job: one input file each, found by expanding the sources'
-//! URLs and globs, in a fixed order (source, URL, then file name).
+//! Units of work of the prepare job, found by expanding the sources' URLs and globs in a fixed
+//! order (source, URL, then file name) and cutting them to `sources.N.unit_bytes`: a larger file
+//! becomes several units (uncompressed text and JSON Lines at byte ranges, read from the next
+//! line start; Parquet at row groups), and consecutive smaller files of one source share a unit.
+//! The cuts depend only on the files' sizes (and Parquet footers) and `unit_bytes`, never on
+//! the number of workers.
 
 use crate::PipelineError;
-use maskforge_config::{Compression, PipelineConfig, SourceFormat};
+use maskforge_config::{Compression, PipelineConfig, SourceConfig, SourceFormat};
 use maskforge_store::{InputFile, Location, expand};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use std::ops::Range;
 
-/// The format a unit is read in.
+/// The most files one unit groups: each is a line of the unit's marker and of the manifest.
+const MAX_FILES_PER_UNIT: usize = 4096;
+
+/// The format a piece is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnitFormat {
-    /// BERT-layout text.
+    /// Plain text (`sources.N.text_layout` says how it is cut into documents).
     Text,
     /// JSON Lines.
     Jsonl,
@@ -30,13 +39,27 @@ impl UnitFormat {
     }
 }
 
-/// One input file with everything needed to read it.
+/// Which part of a file a piece reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// All of it.
+    Whole,
+    /// The records whose first line starts in this byte range (text, JSON Lines).
+    Bytes(Range<u64>),
+    /// These row groups (Parquet); `first_row` is the file row of the first one's first row.
+    RowGroups {
+        /// Row group indexes.
+        groups: Range<usize>,
+        /// Row of the file where they start.
+        first_row: u64,
+        /// Their compressed size in bytes.
+        bytes: u64,
+    },
+}
+
+/// One file, or part of one, with everything needed to read it.
 #[derive(Debug, Clone)]
-pub struct Unit {
-    /// Position in the job's unit list; names the unit's shards.
-    pub index: usize,
-    /// Which `[[sources]]` entry it comes from.
-    pub source: usize,
+pub struct Piece {
     /// `source.url` position of the pattern that matched it (part of every document id).
     pub origin: String,
     /// The file.
@@ -45,17 +68,89 @@ pub struct Unit {
     pub format: UnitFormat,
     /// Its stream compression (text and JSON Lines only).
     pub compression: Compression,
+    /// The part of the file.
+    pub part: Part,
 }
 
-/// Expands every source pattern; a pattern that matches nothing, or a file whose format
-/// cannot be told, is an error naming it. Files below the output root are never inputs: the
-/// job would read its own shards and markers back (a pattern whose every match is there is an
-/// error naming both).
+impl Piece {
+    /// The bytes of the file this piece carries (for balancing and progress).
+    pub fn bytes(&self) -> u64 {
+        match &self.part {
+            Part::Whole => self.file.size,
+            Part::Bytes(range) => range.end - range.start,
+            Part::RowGroups { bytes, .. } => *bytes,
+        }
+    }
+
+    /// Whether the piece is its whole file.
+    pub fn is_whole(&self) -> bool {
+        self.part == Part::Whole
+    }
+
+    /// The file's URL, with the part when it is not the whole file (for logs).
+    pub fn describe(&self) -> String {
+        let url = self.file.location.url();
+        match &self.part {
+            Part::Whole => url,
+            Part::Bytes(r) => format!("{url} (bytes {}..{})", r.start, r.end),
+            Part::RowGroups { groups, .. } => format!("{url} (row groups {}..{})", groups.start, groups.end),
+        }
+    }
+
+    /// What identifies the input of this piece: origin, name, size, ETag and part.
+    pub fn fingerprint(&self) -> String {
+        let part = match &self.part {
+            Part::Whole => String::new(),
+            Part::Bytes(r) => format!("|bytes {}..{}", r.start, r.end),
+            Part::RowGroups { groups, .. } => format!("|row groups {}..{}", groups.start, groups.end),
+        };
+        format!(
+            "{}|{}|{}|{}{part}",
+            self.origin,
+            self.file.name,
+            self.file.size,
+            self.file.e_tag.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// One unit of work: pieces of one source, read in order into the unit's shards.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Position in the job's unit list; names the unit's shards.
+    pub index: usize,
+    /// Which `[[sources]]` entry it comes from.
+    pub source: usize,
+    /// What it reads, in order (at least one).
+    pub pieces: Vec<Piece>,
+}
+
+impl Unit {
+    /// The input bytes it carries.
+    pub fn bytes(&self) -> u64 {
+        self.pieces.iter().map(Piece::bytes).sum()
+    }
+
+    /// Its first piece, with how many follow (for logs).
+    pub fn describe(&self) -> String {
+        let first = self.pieces.first().map(Piece::describe).unwrap_or_default();
+        match self.pieces.len() {
+            0 | 1 => first,
+            n => format!("{first} and {} more file(s)", n - 1),
+        }
+    }
+}
+
+/// Expands every source pattern and cuts the files into units; a pattern that matches
+/// nothing, or a file whose format cannot be told, is an error naming it. Files below the
+/// output root are never inputs: the job would read its own shards and markers back (a pattern
+/// whose every match is there is an error naming both).
 pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineError> {
     let output = Location::parse(&config.output.url)?;
     let mut units: Vec<Unit> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (source_index, source) in config.sources.iter().enumerate() {
+        let mut files = Vec::new();
         for (url_index, pattern) in source.urls.iter().enumerate() {
             let (inside, outside): (Vec<InputFile>, Vec<InputFile>) = expand(pattern)
                 .await?
@@ -86,33 +181,157 @@ pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineEr
                     );
                     continue;
                 }
-                let format = match source.format {
-                    SourceFormat::Auto => SourceFormat::from_file_name(&file.name),
-                    f => Some(f),
-                }
-                .and_then(unit_format)
-                .ok_or_else(|| {
-                    PipelineError::input(
-                        &file.location.url(),
-                        format!("cannot tell the format from the file name; set sources.{source_index}.format"),
-                    )
-                })?;
-                let compression = match source.compression {
-                    Compression::Auto => Compression::from_file_name(&file.name),
-                    c => c,
-                };
-                units.push(Unit {
-                    index: units.len(),
-                    source: source_index,
-                    origin: format!("{source_index}.{url_index}"),
-                    file,
-                    format,
-                    compression,
-                });
+                files.push(whole_piece(source_index, source, format!("{source_index}.{url_index}"), file)?);
             }
+        }
+        for pieces in cut(files, source.unit_bytes).await? {
+            units.push(Unit {
+                index: units.len(),
+                source: source_index,
+                pieces,
+            });
         }
     }
     Ok(units)
+}
+
+/// A file as one piece, its format and compression resolved.
+fn whole_piece(
+    source_index: usize,
+    source: &SourceConfig,
+    origin: String,
+    file: InputFile,
+) -> Result<Piece, PipelineError> {
+    let format = match source.format {
+        SourceFormat::Auto => SourceFormat::from_file_name(&file.name),
+        f => Some(f),
+    }
+    .and_then(unit_format)
+    .ok_or_else(|| {
+        PipelineError::input(
+            &file.location.url(),
+            format!("cannot tell the format from the file name; set sources.{source_index}.format"),
+        )
+    })?;
+    let compression = match source.compression {
+        Compression::Auto => Compression::from_file_name(&file.name),
+        c => c,
+    };
+    Ok(Piece {
+        origin,
+        file,
+        format,
+        compression,
+        part: Part::Whole,
+    })
+}
+
+/// The units of one source's files, in order: a file over `unit_bytes` that can be cut is cut
+/// into pieces of its own units; other files are grouped while their sizes add up to at most
+/// `unit_bytes`.
+async fn cut(files: Vec<Piece>, unit_bytes: u64) -> Result<Vec<Vec<Piece>>, PipelineError> {
+    let mut units = Vec::new();
+    let mut group: Vec<Piece> = Vec::new();
+    let mut group_bytes = 0;
+    for piece in files {
+        let parts = if piece.file.size > unit_bytes {
+            parts(&piece, unit_bytes).await?
+        } else {
+            Vec::new()
+        };
+        if parts.len() > 1 {
+            if !group.is_empty() {
+                units.push(std::mem::take(&mut group));
+            }
+            group_bytes = 0;
+            units.extend(parts.into_iter().map(|part| vec![Piece { part, ..piece.clone() }]));
+            continue;
+        }
+        if !group.is_empty() && (group_bytes + piece.file.size > unit_bytes || group.len() == MAX_FILES_PER_UNIT) {
+            units.push(std::mem::take(&mut group));
+            group_bytes = 0;
+        }
+        group_bytes += piece.file.size;
+        group.push(piece);
+    }
+    if !group.is_empty() {
+        units.push(group);
+    }
+    Ok(units)
+}
+
+/// The parts a file over `unit_bytes` is cut into; one `Whole` part when it cannot be cut
+/// (compressed streams, CSV) or has a single row group.
+async fn parts(piece: &Piece, unit_bytes: u64) -> Result<Vec<Part>, PipelineError> {
+    let size = piece.file.size;
+    match piece.format {
+        UnitFormat::Text | UnitFormat::Jsonl if piece.compression == Compression::None => {
+            let count = size.div_ceil(unit_bytes);
+            let boundary = |i: u64| (u128::from(size) * u128::from(i) / u128::from(count)) as u64;
+            Ok((0..count).map(|i| Part::Bytes(boundary(i)..boundary(i + 1))).collect())
+        }
+        UnitFormat::Parquet => {
+            let groups = parquet_row_groups(&piece.file).await?;
+            let mut parts = Vec::new();
+            let (mut start, mut first_row, mut rows, mut bytes) = (0, 0, 0, 0);
+            for (i, &(group_rows, group_bytes)) in groups.iter().enumerate() {
+                if i > start && bytes + group_bytes > unit_bytes {
+                    parts.push(Part::RowGroups {
+                        groups: start..i,
+                        first_row,
+                        bytes,
+                    });
+                    (start, first_row, bytes) = (i, first_row + rows, 0);
+                    rows = 0;
+                }
+                rows += group_rows;
+                bytes += group_bytes;
+            }
+            if parts.is_empty() {
+                return Ok(vec![Part::Whole]);
+            }
+            parts.push(Part::RowGroups {
+                groups: start..groups.len(),
+                first_row,
+                bytes,
+            });
+            Ok(parts)
+        }
+        _ => Ok(vec![Part::Whole]),
+    }
+}
+
+/// Rows and compressed bytes of every row group of a Parquet file, from its footer.
+async fn parquet_row_groups(file: &InputFile) -> Result<Vec<(u64, u64)>, PipelineError> {
+    Ok(parquet_metadata(file)
+        .await?
+        .row_groups()
+        .iter()
+        .map(|g| (g.num_rows().max(0) as u64, g.compressed_size().max(0) as u64))
+        .collect())
+}
+
+/// The footer of a Parquet file, checked before it is trusted: a file that is not Parquet, or
+/// whose footer is damaged, is a clear error naming it rather than a failure deep in a decoder.
+pub async fn parquet_metadata(file: &InputFile) -> Result<ParquetMetaData, PipelineError> {
+    let url = file.location.url();
+    let size = file.size;
+    let corrupt = |message: String| PipelineError::input(&url, format!("cannot open as Parquet: {message}"));
+    if size < 12 {
+        return Err(corrupt(format!("{size} bytes is too short for a Parquet file")));
+    }
+    let tail = file.location.read_range(size - 8..size).await?;
+    if &tail[4..8] != b"PAR1" {
+        return Err(corrupt("no PAR1 magic at the end (not Parquet, or truncated)".into()));
+    }
+    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if metadata_len + 12 > size {
+        return Err(corrupt(format!(
+            "corrupt footer: metadata length {metadata_len} exceeds the file size {size}"
+        )));
+    }
+    let footer = file.location.read_range(size - 8 - metadata_len..size - 8).await?;
+    ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| corrupt(format!("corrupt footer: {e}")))
 }
 
 fn unit_format(format: SourceFormat) -> Option<UnitFormat> {

@@ -13,7 +13,7 @@ use maskforge_masking::DocumentRef;
 use std::sync::Arc;
 
 /// Schema version of the documents dataset; bump it on any change of columns or meaning.
-pub const SCHEMA_VERSION: &str = "maskforge.documents/1";
+pub const SCHEMA_VERSION: &str = "maskforge.documents/2";
 
 /// Stable id of the document (see `schemas/documents.md`).
 pub const DOC_ID: &str = "doc_id";

@@ -7,7 +7,7 @@ use crate::{Location, StoreError};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use object_store::{GetOptions, GetRange, ObjectStoreExt};
+use object_store::{GetOptions, GetRange};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,9 +35,24 @@ impl StreamingReader {
     /// Starts reading `location`; every byte fetched is added to `bytes_read`.
     /// Must not be called from inside the runtime.
     pub fn open(location: &Location, handle: Handle, bytes_read: Arc<AtomicU64>) -> Result<Self, StoreError> {
+        Self::open_at(location, 0, handle, bytes_read)
+    }
+
+    /// Starts reading `location` at byte `offset` (to its end).
+    /// Must not be called from inside the runtime.
+    pub fn open_at(
+        location: &Location,
+        offset: u64,
+        handle: Handle,
+        bytes_read: Arc<AtomicU64>,
+    ) -> Result<Self, StoreError> {
         location.check_regular()?;
+        let options = GetOptions {
+            range: (offset > 0).then_some(GetRange::Offset(offset)),
+            ..Default::default()
+        };
         let result = handle
-            .block_on(location.store().get(location.path()))
+            .block_on(location.store().get_opts(location.path(), options))
             .map_err(|e| location.error("reading", e))?;
         Ok(Self {
             handle,
@@ -46,7 +61,7 @@ impl StreamingReader {
             size: result.meta.size,
             stream: result.into_stream(),
             chunk: Bytes::new(),
-            offset: 0,
+            offset,
             bytes_read,
         })
     }

@@ -15,7 +15,8 @@ pub(super) const UNITS_FOLDER: &str = "_units";
 pub(super) struct UnitMarker {
     pub(super) config_hash: String,
     pub(super) fingerprint: String,
-    pub(super) input: InputEntry,
+    /// One entry per piece of the unit, with the records read from the piece.
+    pub(super) inputs: Vec<InputEntry>,
     pub(super) shards: Vec<ShardEntry>,
     pub(super) counts: DocumentCounts,
 }
@@ -32,15 +33,10 @@ impl UnitMarker {
     }
 }
 
-/// What identifies a unit's input: its origin, name, size and ETag.
+/// What identifies a unit's input: each piece's origin, name, size, ETag and part.
 pub(super) fn fingerprint(unit: &Unit) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        unit.origin,
-        unit.file.name,
-        unit.file.size,
-        unit.file.e_tag.as_deref().unwrap_or("")
-    )
+    let pieces: Vec<String> = unit.pieces.iter().map(|p| p.fingerprint()).collect();
+    pieces.join("\n")
 }
 
 /// An earlier manifest of the dataset.

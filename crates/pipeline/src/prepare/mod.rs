@@ -14,7 +14,7 @@ mod unit;
 
 use crate::lease::Lease;
 use crate::progress::Progress;
-use crate::units::{Unit, list_units};
+use crate::units::{Piece, Unit, list_units};
 use crate::workers::Workers;
 use crate::{PipelineError, dataset, resources};
 use markers::{Existing, UnitMarker, fingerprint, marker_location, read_manifest, read_marker, remove_markers_beyond};
@@ -144,6 +144,23 @@ impl<'a> PrepareJob<'a> {
         }
     }
 
+    /// The input files of the job in order, one entry each, from one entry per piece
+    /// (`entry`): the pieces of a file cut into several add up their records.
+    fn inputs(&self, mut entry: impl FnMut(&Piece) -> InputEntry) -> Vec<InputEntry> {
+        let mut files: Vec<InputEntry> = Vec::new();
+        let mut previous: Option<&Piece> = None;
+        for piece in self.units.iter().flat_map(|u| &u.pieces) {
+            let next = entry(piece);
+            let same_file = previous.is_some_and(|p| p.origin == piece.origin && p.file.name == piece.file.name);
+            match files.last_mut() {
+                Some(last) if same_file => last.records += next.records,
+                _ => files.push(next),
+            }
+            previous = Some(piece);
+        }
+        files
+    }
+
     /// The marker that committed `unit` before this run, if it still matches.
     fn committed(&self, unit: &Unit) -> Option<&UnitMarker> {
         self.markers[unit.index]
@@ -160,12 +177,17 @@ impl<'a> PrepareJob<'a> {
         options: &PrepareOptions,
     ) -> Result<Option<DocumentsManifest>, PipelineError> {
         if let Existing::Published(manifest) = existing {
+            let files = self.inputs(|piece| InputEntry {
+                name: piece.file.name.clone(),
+                bytes: piece.file.size,
+                records: 0,
+            });
             let current = manifest.config_hash == self.config_hash
                 && manifest
                     .inputs
                     .iter()
                     .map(|i| (&i.name, i.bytes))
-                    .eq(self.units.iter().map(|u| (&u.file.name, u.file.size)))
+                    .eq(files.iter().map(|i| (&i.name, i.bytes)))
                 && self.units.iter().all(|u| self.committed(u).is_some());
             if current {
                 match self
@@ -258,14 +280,14 @@ impl<'a> PrepareJob<'a> {
         };
         let owners = Workers::assign(
             options.workers.count,
-            &self.units.iter().map(|u| u.file.size).collect::<Vec<_>>(),
+            &self.units.iter().map(Unit::bytes).collect::<Vec<_>>(),
         );
         let mine: Vec<&Unit> = self
             .units
             .iter()
             .filter(|u| owners[u.index] == options.workers.index)
             .collect();
-        options.progress.begin(mine.iter().map(|u| u.file.size).sum());
+        options.progress.begin(mine.iter().map(|u| u.bytes()).sum());
         for unit in mine {
             if let Some(marker) = self.committed(unit) {
                 match self
@@ -273,22 +295,18 @@ impl<'a> PrepareJob<'a> {
                     .block_on(dataset::verify_shards(&self.dataset, &marker.shards, true))
                 {
                     Ok(()) => {
-                        log::info!("{}: committed earlier, skipped", unit.file.location.url());
-                        options.progress.advance(unit.file.size, 0);
+                        log::info!("{}: committed earlier, skipped", unit.describe());
+                        options.progress.advance(unit.bytes(), 0);
                         continue;
                     }
-                    Err(problem) => log::warn!("{problem}: {} is read again", unit.file.location.url()),
+                    Err(problem) => log::warn!("{problem}: {} is read again", unit.describe()),
                 }
             }
             let output = context.run(unit)?;
             let marker = UnitMarker {
                 config_hash: self.config_hash.clone(),
                 fingerprint: fingerprint(unit),
-                input: InputEntry {
-                    name: unit.file.name.clone(),
-                    bytes: unit.file.size,
-                    records: output.counts.records_in,
-                },
+                inputs: output.inputs,
                 shards: output.shards,
                 counts: output.counts,
             };
@@ -327,7 +345,17 @@ impl<'a> PrepareJob<'a> {
             config: self.content.clone(),
             tokenizer_hash: self.processor.tokenizer().hash().to_owned(),
             dictionary_hash: self.processor.segmenter().hash().to_owned(),
-            inputs: markers.iter().map(|m| m.input.clone()).collect(),
+            inputs: {
+                let mut entries = markers.iter().flat_map(|m| m.inputs.iter());
+                self.inputs(|piece| match entries.next() {
+                    Some(entry) => entry.clone(),
+                    None => InputEntry {
+                        name: piece.file.name.clone(),
+                        bytes: piece.file.size,
+                        records: 0,
+                    },
+                })
+            },
             shards: markers.into_iter().flat_map(|m| m.shards).collect(),
             counts,
         };

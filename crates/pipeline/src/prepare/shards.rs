@@ -14,6 +14,8 @@ pub(super) struct ShardWriter<'a> {
     context: &'a UnitContext<'a>,
     unit: &'a Unit,
     schema: arrow::datatypes::SchemaRef,
+    /// The input file the pending documents come from (their `source` column).
+    source: String,
     pending: Vec<Document>,
     encoder: Option<ShardEncoder>,
     shard_payload: u64,
@@ -27,11 +29,21 @@ impl<'a> ShardWriter<'a> {
             context,
             unit,
             schema,
+            source: String::new(),
             pending: Vec::new(),
             encoder: None,
             shard_payload: 0,
             written: Vec::new(),
         }
+    }
+
+    /// Names the input file of the documents pushed next; the pending ones are encoded first.
+    pub(super) fn set_source(&mut self, name: &str) -> Result<(), PipelineError> {
+        if self.source != name {
+            self.end_batch()?;
+            self.source = name.to_owned();
+        }
+        Ok(())
     }
 
     pub(super) fn push(&mut self, row: Document) -> Result<(), PipelineError> {
@@ -50,7 +62,7 @@ impl<'a> ShardWriter<'a> {
             return Ok(());
         }
         let keep_text = self.context.config.output.keep_text;
-        let batch = documents::encode(&self.pending, &self.unit.file.name, keep_text)?;
+        let batch = documents::encode(&self.pending, &self.source, keep_text)?;
         self.pending.clear();
         let encoder = match &mut self.encoder {
             Some(e) => e,

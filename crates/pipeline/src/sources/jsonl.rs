@@ -1,9 +1,11 @@
 //! JSON Lines: one object a line with a text field and an optional id field. Blank lines are
-//! not records; every other line is one, good or counted as bad with its line number.
+//! not records; every other line is one, good or counted as bad with its line number. A piece
+//! reads the lines that start before its end.
 
 use super::lines::{Line, LineReader};
 use super::{BatchLimits, Record, RecordBody, RecordSource};
 use crate::PipelineError;
+use crate::documents::RecordKey;
 use maskforge_config::SourceConfig;
 use maskforge_schema::SkipReason;
 use serde_json::Value;
@@ -13,33 +15,40 @@ pub struct JsonLines {
     lines: LineReader,
     text_field: String,
     id_field: Option<String>,
+    /// Lines starting at or after this byte belong to the next piece.
+    end: u64,
     limits: BatchLimits,
-    next_index: u64,
+    first: bool,
 }
 
 impl JsonLines {
-    /// Reads records from numbered lines with the source's field names.
-    pub fn new(lines: LineReader, source: &SourceConfig, limits: BatchLimits) -> Self {
+    /// Reads records from numbered lines with the source's field names, up to byte `end`.
+    pub fn new(lines: LineReader, source: &SourceConfig, end: u64, limits: BatchLimits) -> Self {
         Self {
             lines,
             text_field: source.text_column().to_owned(),
             id_field: source.id_column.clone(),
+            end,
             limits,
-            next_index: 0,
+            first: true,
         }
     }
 
     fn next_record(&mut self) -> Result<Option<Record>, PipelineError> {
         let max_bytes = self.lines.max_bytes();
         loop {
-            let Some((line_number, line)) = self.lines.next_line()? else {
+            let from_start = self.lines.from_start();
+            let Some((start, line)) = self.lines.next_line()? else {
                 return Ok(None);
             };
+            if start.offset >= self.end {
+                return Ok(None);
+            }
             let (id, body) = match line {
                 Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Complete(bytes) if self.next_index == 0 && bytes.trim_ascii_start().starts_with(b"[") => {
+                Line::Complete(bytes) if self.first && from_start && bytes.trim_ascii_start().starts_with(b"[") => {
                     let message = "this is a JSON array, not JSON Lines (one object a line)";
-                    return Err(PipelineError::at_line(self.lines.url(), line_number, message));
+                    return Err(PipelineError::at(self.lines.url(), start.position(), message));
                 }
                 Line::Complete(bytes) => parse(bytes, &self.text_field, self.id_field.as_deref()),
                 Line::TooLong => (
@@ -47,14 +56,13 @@ impl JsonLines {
                     bad(SkipReason::RecordTooLarge, format!("line passes {max_bytes} bytes")),
                 ),
             };
-            let record = Record {
-                index: self.next_index,
-                line: line_number,
+            self.first = false;
+            return Ok(Some(Record {
+                key: RecordKey::Offset(start.offset),
+                position: start.position(),
                 id,
                 body,
-            };
-            self.next_index += 1;
-            return Ok(Some(record));
+            }));
         }
     }
 }

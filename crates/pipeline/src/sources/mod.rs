@@ -1,4 +1,4 @@
-//! Readers that turn one input file into batches of raw records, in file order.
+//! Readers that turn one piece of an input file into batches of raw records, in file order.
 //! Line-based formats (text, JSON Lines) are parsed here so that every problem names its line;
 //! tabular formats (Parquet, CSV) go through datafusion.
 
@@ -8,7 +8,8 @@ mod tabular;
 mod text;
 
 use crate::PipelineError;
-use crate::units::{Unit, UnitFormat};
+use crate::documents::RecordKey;
+use crate::units::{Part, Piece, UnitFormat};
 use maskforge_config::{Compression, SourceConfig};
 use maskforge_store::StreamingReader;
 use std::io::{BufRead, BufReader};
@@ -16,13 +17,35 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use tokio::runtime::Handle;
 
+/// Where a record starts, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based line (text: the document's first line; JSON Lines).
+    Line(u64),
+    /// 1-based row (Parquet, CSV).
+    Row(u64),
+    /// The line starting at this byte offset, in a piece that starts inside the file (where the
+    /// line number is not known without reading the file from its start).
+    Byte(u64),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Line(n) => write!(f, "line {n}"),
+            Self::Row(n) => write!(f, "row {n}"),
+            Self::Byte(b) => write!(f, "the line at byte {b}"),
+        }
+    }
+}
+
 /// One record of an input file.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// 0-based position among the file's records.
-    pub index: u64,
-    /// 1-based line (text: the document's first line) or row where it starts.
-    pub line: u64,
+    /// Where it is in the file, independent of how the file was cut (part of its document id).
+    pub key: RecordKey,
+    /// Where it starts, for messages.
+    pub position: Position,
     /// The record's own id, when the source names an id column and the record has one.
     pub id: Option<String>,
     /// The text, or why there is none.
@@ -58,28 +81,33 @@ pub trait RecordSource {
     fn next_batch(&mut self) -> Result<Option<Vec<Record>>, PipelineError>;
 }
 
-/// Opens the right reader for `unit`.
+/// Opens the right reader for `piece`.
 pub fn open(
-    unit: &Unit,
+    piece: &Piece,
     source: &SourceConfig,
     limits: BatchLimits,
     handle: &Handle,
     bytes_read: Arc<AtomicU64>,
 ) -> Result<Box<dyn RecordSource + Send>, PipelineError> {
-    let url = unit.file.location.url();
-    match unit.format {
+    let url = piece.file.location.url();
+    match piece.format {
         UnitFormat::Text | UnitFormat::Jsonl => {
-            let raw = StreamingReader::open(&unit.file.location, handle.clone(), bytes_read)?;
-            let decoded = decompress(raw, unit.compression, &url)?;
-            let lines = lines::LineReader::new(decoded, url, source.max_record_bytes as usize);
-            Ok(if unit.format == UnitFormat::Text {
-                Box::new(text::TextDocuments::new(lines, limits))
+            let (start, end) = match &piece.part {
+                Part::Bytes(range) => (range.start, range.end),
+                _ => (0, u64::MAX),
+            };
+            // A piece reads from the byte before its start, which tells whether a line starts there.
+            let raw = StreamingReader::open_at(&piece.file.location, start.saturating_sub(1), handle.clone(), bytes_read)?;
+            let decoded = decompress(raw, piece.compression, &url)?;
+            let lines = lines::LineReader::starting_at(decoded, url, source.max_record_bytes as usize, start);
+            Ok(if piece.format == UnitFormat::Text {
+                Box::new(text::TextDocuments::new(lines, source.text_layout, end, limits))
             } else {
-                Box::new(jsonl::JsonLines::new(lines, source, limits))
+                Box::new(jsonl::JsonLines::new(lines, source, end, limits))
             })
         }
         UnitFormat::Parquet | UnitFormat::Csv => Ok(Box::new(tabular::TabularRows::open(
-            unit,
+            piece,
             source,
             limits,
             handle.clone(),

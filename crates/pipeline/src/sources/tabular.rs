@@ -1,16 +1,33 @@
 //! Parquet and CSV through datafusion: the text is a column or an SQL expression, the filter an
 //! SQL predicate evaluated per row (rows where it is not true are counted as `filtered`, so every
-//! row is accounted for), read as a stream of record batches in file order.
+//! row is accounted for), read as a stream of record batches in file order. A piece of a
+//! Parquet file (some of its row groups) is read with the parquet crate and queried as a
+//! streaming table, so that the same SQL applies to every piece.
 
-use super::{BatchLimits, Record, RecordBody, RecordSource};
+use super::{BatchLimits, Position, Record, RecordBody, RecordSource};
 use crate::PipelineError;
-use crate::units::{Unit, UnitFormat};
+use crate::documents::RecordKey;
+use crate::units::{Part, Piece, UnitFormat};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
-use futures::StreamExt;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use futures::{StreamExt, TryStreamExt};
+use arrow::datatypes::SchemaRef;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::file::metadata::ParquetMetaData;
+use std::sync::{Arc, Mutex};
 use maskforge_config::{Compression, SourceConfig};
 use maskforge_schema::SkipReason;
 use std::collections::VecDeque;
@@ -28,6 +45,7 @@ pub struct TabularRows {
     pending: VecDeque<Record>,
     limits: BatchLimits,
     max_record_bytes: usize,
+    /// Row of the file of the next row read.
     next_row: u64,
     /// CSV only: the number of columns, to spot a quoted value that swallowed following rows.
     csv_columns: Option<usize>,
@@ -37,18 +55,23 @@ pub struct TabularRows {
 }
 
 impl TabularRows {
-    /// Plans the query for `unit` and starts streaming it.
+    /// Plans the query for `piece` and starts streaming it.
     pub fn open(
-        unit: &Unit,
+        piece: &Piece,
         source: &SourceConfig,
         limits: BatchLimits,
         handle: Handle,
     ) -> Result<Self, PipelineError> {
-        let url = unit.file.location.url();
+        let url = piece.file.location.url();
         let fail = |message: String| PipelineError::input(&url, message);
-        if unit.format == UnitFormat::Parquet {
-            handle.block_on(check_parquet_footer(unit))?;
-        }
+        let metadata = match piece.format {
+            UnitFormat::Parquet => Some(Arc::new(handle.block_on(crate::units::parquet_metadata(&piece.file))?)),
+            _ => None,
+        };
+        let first_row = match &piece.part {
+            Part::RowGroups { first_row, .. } => *first_row,
+            _ => 0,
+        };
         let stream = handle.block_on(async {
             // One partition keeps the rows in file order.
             let config = SessionConfig::new()
@@ -56,14 +79,18 @@ impl TabularRows {
                 .with_repartition_file_scans(false)
                 .with_batch_size(limits.records.max(1));
             let ctx = SessionContext::new_with_config(config);
-            ctx.register_object_store(unit.file.location.base_url(), unit.file.location.store().clone());
-            let registered = match unit.format {
-                UnitFormat::Parquet => {
+            ctx.register_object_store(piece.file.location.base_url(), piece.file.location.store().clone());
+            let registered = match (&piece.part, metadata) {
+                (Part::RowGroups { groups, .. }, Some(metadata)) => {
+                    row_groups_table(piece, metadata, groups.clone().collect(), limits.records.max(1))
+                        .and_then(|table| ctx.register_table("source", table).map(|_| ()))
+                }
+                (_, Some(_)) => {
                     ctx.register_parquet("source", &url, ParquetReadOptions::default())
                         .await
                 }
                 _ => {
-                    let compression = match unit.compression {
+                    let compression = match piece.compression {
                         Compression::Gzip => FileCompressionType::GZIP,
                         Compression::Zstd => FileCompressionType::ZSTD,
                         Compression::None | Compression::Auto => FileCompressionType::UNCOMPRESSED,
@@ -75,7 +102,7 @@ impl TabularRows {
                     ctx.register_csv("source", &url, options).await
                 }
             };
-            registered.map_err(|e| fail(format!("cannot open as {}: {e}", unit.format.name())))?;
+            registered.map_err(|e| fail(format!("cannot open as {}: {e}", piece.format.name())))?;
             let text = match &source.text_sql {
                 Some(sql) => sql.clone(),
                 None => quote(source.text_column()),
@@ -123,9 +150,9 @@ impl TabularRows {
             pending: VecDeque::new(),
             limits,
             max_record_bytes: source.max_record_bytes as usize,
-            next_row: 0,
+            next_row: first_row,
             done: false,
-            csv_columns: (unit.format == UnitFormat::Csv && columns >= 2).then_some(columns),
+            csv_columns: (piece.format == UnitFormat::Csv && columns >= 2).then_some(columns),
             warned_quotes: false,
         })
     }
@@ -136,7 +163,7 @@ impl TabularRows {
             return Ok(false);
         };
         let batch =
-            batch.map_err(|e| PipelineError::at_line(&self.url, self.next_row + 1, format!("cannot read row: {e}")))?;
+            batch.map_err(|e| PipelineError::at(&self.url, Position::Row(self.next_row + 1), format!("cannot read row: {e}")))?;
         let as_text = |array: &ArrayRef| {
             arrow::compute::cast(array, &DataType::Utf8).map_err(|e| PipelineError::input(&self.url, e.to_string()))
         };
@@ -168,8 +195,8 @@ impl TabularRows {
             };
             let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
             self.pending.push_back(Record {
-                index: self.next_row,
-                line: self.next_row + 1,
+                key: RecordKey::Row(self.next_row),
+                position: Position::Row(self.next_row + 1),
                 id,
                 body,
             });
@@ -216,26 +243,86 @@ impl RecordSource for TabularRows {
     }
 }
 
-/// Checks the Parquet trailer (metadata length and magic) before any reader trusts it, so that a
-/// corrupt footer is a clear error rather than a failure deep inside the decoder.
-async fn check_parquet_footer(unit: &Unit) -> Result<(), PipelineError> {
-    let url = unit.file.location.url();
-    let size = unit.file.size;
-    let corrupt = |message: String| PipelineError::input(&url, format!("cannot open as Parquet: {message}"));
-    if size < 12 {
-        return Err(corrupt(format!("{size} bytes is too short for a Parquet file")));
+/// Some row groups of a Parquet file as a table of one streaming partition, in file order.
+fn row_groups_table(
+    piece: &Piece,
+    metadata: Arc<ParquetMetaData>,
+    groups: Vec<usize>,
+    batch_rows: usize,
+) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    let reader = LocationReader {
+        location: piece.file.location.clone(),
+        metadata: metadata.clone(),
+    };
+    let options = ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::default())?;
+    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, options)
+        .with_row_groups(groups)
+        .with_batch_size(batch_rows)
+        .build()?;
+    let schema = stream.schema().clone();
+    let partition = OnceStream {
+        schema: schema.clone(),
+        stream: Mutex::new(Some(Box::pin(RecordBatchStreamAdapter::new(
+            schema.clone(),
+            stream.map_err(DataFusionError::from),
+        )))),
+    };
+    Ok(Arc::new(StreamingTable::try_new(schema, vec![Arc::new(partition)])?))
+}
+
+/// Byte ranges of a Parquet file in any store, with its footer read once beforehand.
+struct LocationReader {
+    location: maskforge_store::Location,
+    metadata: Arc<ParquetMetaData>,
+}
+
+impl AsyncFileReader for LocationReader {
+    fn get_bytes(&mut self, range: std::ops::Range<u64>) -> BoxFuture<'_, parquet::errors::Result<bytes::Bytes>> {
+        async move {
+            self.location
+                .read_range(range)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        }
+        .boxed()
     }
-    let tail = unit.file.location.read_range(size - 8..size).await?;
-    if &tail[4..8] != b"PAR1" {
-        return Err(corrupt("no PAR1 magic at the end (not Parquet, or truncated)".into()));
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let metadata = self.metadata.clone();
+        async move { Ok(metadata) }.boxed()
     }
-    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if metadata_len + 12 > size {
-        return Err(corrupt(format!(
-            "corrupt footer: metadata length {metadata_len} exceeds the file size {size}"
-        )));
+}
+
+/// A partition that hands out one prepared stream (the table is queried once).
+struct OnceStream {
+    schema: SchemaRef,
+    stream: Mutex<Option<SendableRecordBatchStream>>,
+}
+
+impl std::fmt::Debug for OnceStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnceStream")
     }
-    Ok(())
+}
+
+impl PartitionStream for OnceStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let taken = self.stream.lock().ok().and_then(|mut s| s.take());
+        taken.unwrap_or_else(|| {
+            let error = DataFusionError::Internal("the row groups were already read".into());
+            Box::pin(RecordBatchStreamAdapter::new(
+                self.schema.clone(),
+                futures::stream::once(async move { Err(error) }),
+            ))
+        })
+    }
 }
 
 /// Text columns: plain, large and view strings, and dictionary-encoded strings (as pandas and
