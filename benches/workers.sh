@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Worker processes against one process on this machine: prepare and epoch of the MacBERT
+# Worker processes against one process on this machine. First: prepare and epoch of the MacBERT
 # pipeline on the Chinese corpora, once as one process with $CORES threads, once as $WORKERS
 # concurrent worker processes sharing the same cores (threads split between them). Checks that
-# both give the same bytes and prints the times.
+# both give the same bytes and prints the times. Then benches/units.sh: one large JSON Lines and
+# one large Parquet file, cut into units, prepared by 1 worker and by 2 (one thread each).
 #
 #   bash benches/workers.sh                 # corpora from ../shared/corpora or $MASKFORGE_CORPORA
 #   WORKERS=3 NEGATIVE_POOL=2000 bash benches/workers.sh
@@ -43,3 +44,6 @@ for dataset in documents epochs/0; do
     cmp "$WORK/one/$dataset/manifest.json" "$WORK/many/$dataset/manifest.json"
 done
 echo "same manifests (and so the same shard checksums) from 1 process and $WORKERS workers"
+
+# Few large files, cut into units (issue 14): 1 worker against 2, one thread each.
+bash benches/units.sh

@@ -175,11 +175,17 @@ fn shards_of_units_a_rerun_no_longer_has_are_removed_through_their_markers() {
     std::fs::create_dir_all(&corpus_dir).unwrap();
     std::fs::copy(sample(), corpus_dir.join("a.txt")).unwrap();
     std::fs::copy(sample(), corpus_dir.join("b.txt")).unwrap();
-    job.ok("prepare", &corpus_dir.to_string_lossy(), &[]);
+    // Units of one sample file each: neither cut nor grouped.
+    let unit = format!("sources.0.unit_bytes={}", std::fs::metadata(sample()).unwrap().len());
+    job.ok("prepare", &corpus_dir.to_string_lossy(), &["--set", &unit]);
     let documents = job.out().join("documents");
     assert!(documents.join("part-00001-0000.parquet").exists());
     std::fs::remove_file(documents.join("manifest.json")).unwrap();
-    job.ok("prepare", &corpus_dir.join("a.txt").to_string_lossy(), &[]);
+    job.ok(
+        "prepare",
+        &corpus_dir.join("a.txt").to_string_lossy(),
+        &["--set", &unit],
+    );
     assert!(
         !documents.join("part-00001-0000.parquet").exists(),
         "unit 1's shard was left"

@@ -41,6 +41,8 @@ fn template_args(file: &str, workers: usize) -> Vec<String> {
         }
     }
     adapted.extend(["--set".into(), "pairs.negative_pool=400".into()]);
+    // Units of 256 KiB, so that the indexed pods share pieces of the larger files.
+    adapted.extend(["--set".into(), "sources.0.unit_bytes=262144".into()]);
     adapted
 }
 
@@ -99,7 +101,12 @@ fn the_indexed_job_commands_run_with_job_completion_index() {
             out.to_str().unwrap(),
             "--quiet",
         ]);
-        args.extend(["--set", "pairs.negative_pool=400"]);
+        args.extend([
+            "--set",
+            "pairs.negative_pool=400",
+            "--set",
+            "sources.0.unit_bytes=262144",
+        ]);
         maskforge_ok(&args);
     }
     for dataset in ["documents", "epochs/0"] {

@@ -35,6 +35,9 @@ fn s3_runs_match_local_runs_byte_for_byte() {
         "--output",
         "s3://corpus-bucket/out",
         "--quiet",
+        // Units of 256 KiB: pieces of the larger files are read with ranged GETs.
+        "--set",
+        "sources.0.unit_bytes=262144",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -52,6 +55,8 @@ fn s3_runs_match_local_runs_byte_for_byte() {
         "--output",
         local_out.to_str().unwrap(),
         "--quiet",
+        "--set",
+        "sources.0.unit_bytes=262144",
     ]);
     for dataset in ["documents", "epochs/0"] {
         let remote = published(&bucket.join("out").join(dataset));

@@ -19,11 +19,14 @@ const INPUTS: [&str; 4] = [
 ];
 
 /// Settings that give the epoch several partition groups and two length bins.
-const SETTINGS: [&str; 4] = [
+/// Units of 256 KiB: the larger files are cut, the smaller grouped, so workers share them.
+const SETTINGS: [&str; 6] = [
     "--set",
     "pairs.negative_pool=400",
     "--set",
     "output.length_bins=[128, 512]",
+    "--set",
+    "sources.0.unit_bytes=262144",
 ];
 
 fn copy_inputs(dir: &Path) {

@@ -76,7 +76,13 @@ fn the_slurm_template_runs_prepare_and_epoch_as_array_jobs() {
         std::fs::copy(corpora().join("zh").join(name), input.join(name)).unwrap();
     }
     let pattern = format!("{}/*.txt", input.display());
-    let settings = ["--set", "pairs.negative_pool=400"];
+    // Units of 256 KiB: the handbook and the reference are cut into pieces the tasks share.
+    let settings = [
+        "--set",
+        "pairs.negative_pool=400",
+        "--set",
+        "sources.0.unit_bytes=262144",
+    ];
     let pipeline = pipeline("macbert-zh.toml");
 
     let single = tmp.path().join("single");

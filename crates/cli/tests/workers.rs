@@ -1,6 +1,7 @@
-//! `maskforge prepare` and `maskforge epoch` split over worker processes on a local file system:
-//! any number of concurrent workers, workers given their index by Slurm or Kubernetes
-//! variables, and a kill -9 followed by a rerun all give the bytes of one uninterrupted process.
+//! `maskforge prepare` and `maskforge epoch` split over worker processes on a local file system
+//! (the largest file cut into pieces by `unit_bytes`): any number of concurrent workers, workers
+//! given their index by Slurm or Kubernetes variables, and a kill -9 followed by a rerun all give
+//! the bytes of one uninterrupted process.
 
 mod common;
 
@@ -21,6 +22,8 @@ fn args(job: &str, out: &Path) -> Vec<String> {
     a.extend(["--output".into(), out.to_str().unwrap().to_owned(), "--quiet".into()]);
     // Several partition groups, so that the epoch's map phase has units to share.
     a.extend(["--set".into(), "pairs.negative_pool=3000".into()]);
+    // Units of 1 MiB: the 12 MB poetry file is cut into pieces that workers share.
+    a.extend(["--set".into(), "sources.0.unit_bytes=1048576".into()]);
     if job == "epoch" {
         a.extend(["--epoch".into(), "0".into()]);
     }

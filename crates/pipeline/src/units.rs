@@ -181,7 +181,12 @@ pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineEr
                     );
                     continue;
                 }
-                files.push(whole_piece(source_index, source, format!("{source_index}.{url_index}"), file)?);
+                files.push(whole_piece(
+                    source_index,
+                    source,
+                    format!("{source_index}.{url_index}"),
+                    file,
+                )?);
             }
         }
         for pieces in cut(files, source.unit_bytes).await? {

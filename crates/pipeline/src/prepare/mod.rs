@@ -287,7 +287,15 @@ impl<'a> PrepareJob<'a> {
             .iter()
             .filter(|u| owners[u.index] == options.workers.index)
             .collect();
-        options.progress.begin(mine.iter().map(|u| u.bytes()).sum());
+        let my_bytes: u64 = mine.iter().map(|u| u.bytes()).sum();
+        log::info!(
+            "worker {} of {}: {} of {} units, {my_bytes} input bytes",
+            options.workers.index,
+            options.workers.count,
+            mine.len(),
+            self.units.len()
+        );
+        options.progress.begin(my_bytes);
         for unit in mine {
             if let Some(marker) = self.committed(unit) {
                 match self

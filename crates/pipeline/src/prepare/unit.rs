@@ -104,8 +104,10 @@ impl UnitContext<'_> {
                     }
                     writer.end_batch()?;
                     let read = bytes_read.load(Ordering::Relaxed);
-                    self.progress
-                        .advance(read.saturating_sub(reported), tally.counts.documents_out - documents_before);
+                    self.progress.advance(
+                        read.saturating_sub(reported),
+                        tally.counts.documents_out - documents_before,
+                    );
                     reported = reported.max(read);
                     Ok(())
                 };
@@ -248,7 +250,11 @@ impl<'a> Tally<'a> {
         let records = self.counts.records_in - records_before;
         let url = piece.file.location.url();
         if records == 0 {
-            log::warn!("{}: no records{}", piece.describe(), if piece.is_whole() { " (empty file)" } else { "" });
+            log::warn!(
+                "{}: no records{}",
+                piece.describe(),
+                if piece.is_whole() { " (empty file)" } else { "" }
+            );
         }
         if piece.is_whole() && self.counts.documents_out - documents_before == 1 {
             self.counts.single_document_inputs += 1;

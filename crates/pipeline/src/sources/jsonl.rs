@@ -37,7 +37,7 @@ impl JsonLines {
     fn next_record(&mut self) -> Result<Option<Record>, PipelineError> {
         let max_bytes = self.lines.max_bytes();
         loop {
-            let from_start = self.lines.from_start();
+            let from_start = self.lines.reads_from_start();
             let Some((start, line)) = self.lines.next_line()? else {
                 return Ok(None);
             };

@@ -94,7 +94,7 @@ impl LineReader {
     }
 
     /// Whether the reader started at the file's first byte.
-    pub fn from_start(&self) -> bool {
+    pub fn reads_from_start(&self) -> bool {
         self.from_start
     }
 

@@ -97,7 +97,12 @@ pub fn open(
                 _ => (0, u64::MAX),
             };
             // A piece reads from the byte before its start, which tells whether a line starts there.
-            let raw = StreamingReader::open_at(&piece.file.location, start.saturating_sub(1), handle.clone(), bytes_read)?;
+            let raw = StreamingReader::open_at(
+                &piece.file.location,
+                start.saturating_sub(1),
+                handle.clone(),
+                bytes_read,
+            )?;
             let decoded = decompress(raw, piece.compression, &url)?;
             let lines = lines::LineReader::starting_at(decoded, url, source.max_record_bytes as usize, start);
             Ok(if piece.format == UnitFormat::Text {

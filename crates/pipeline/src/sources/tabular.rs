@@ -10,27 +10,27 @@ use crate::documents::RecordKey;
 use crate::units::{Part, Piece, UnitFormat};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
-use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
-use datafusion::execution::SendableRecordBatchStream;
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
-use futures::{StreamExt, TryStreamExt};
-use arrow::datatypes::SchemaRef;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
+use maskforge_config::{Compression, SourceConfig};
+use maskforge_schema::SkipReason;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::ParquetMetaData;
-use std::sync::{Arc, Mutex};
-use maskforge_config::{Compression, SourceConfig};
-use maskforge_schema::SkipReason;
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use tokio::runtime::Handle;
 
 const TEXT: &str = "__maskforge_text";
@@ -162,8 +162,13 @@ impl TabularRows {
         let Some(batch) = self.handle.block_on(self.stream.next()) else {
             return Ok(false);
         };
-        let batch =
-            batch.map_err(|e| PipelineError::at(&self.url, Position::Row(self.next_row + 1), format!("cannot read row: {e}")))?;
+        let batch = batch.map_err(|e| {
+            PipelineError::at(
+                &self.url,
+                Position::Row(self.next_row + 1),
+                format!("cannot read row: {e}"),
+            )
+        })?;
         let as_text = |array: &ArrayRef| {
             arrow::compute::cast(array, &DataType::Utf8).map_err(|e| PipelineError::input(&self.url, e.to_string()))
         };

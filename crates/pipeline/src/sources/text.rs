@@ -98,7 +98,7 @@ impl TextDocuments {
     /// Reads the documents of `lines` in `layout` that belong to the piece ending at `end`.
     pub fn new(lines: LineReader, layout: TextLayout, end: u64, limits: BatchLimits) -> Self {
         Self {
-            between: lines.from_start(),
+            between: lines.reads_from_start(),
             lines,
             layout,
             end,
