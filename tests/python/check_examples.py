@@ -164,6 +164,7 @@ class Documents:
         self.tokens = []  # bytes per document
         self.word_starts = []  # np.bool_ per document
         self.ids = []
+        self.source_of = {}  # doc_id -> index of its [[sources]] entry, when shards record it
         rows = 0
         for shard in manifest["shards"]:
             path = os.path.join(root, shard["path"])
@@ -180,6 +181,8 @@ class Documents:
                 index = len(self.tokens)
                 self.by_id.setdefault(int(doc_ids[r]), []).append(index)
                 self.ids.append(int(doc_ids[r]))
+                if "source" in shard:
+                    self.source_of[int(doc_ids[r])] = shard["source"]
                 self.tokens.append(blob[4 * io[r]:4 * io[r + 1]])
                 self.word_starts.append(wv[io[r]:io[r + 1]])
             rows += table.num_rows
@@ -430,6 +433,7 @@ def main():
     expected_columns = EXPECTED_COLUMNS + ([BIN_COLUMN] if binned else [])
     next_id = 0
     totals = {"tokens": 0, "masked": 0}
+    per_source = {}  # source -> [examples, tokens]
     kinds_count = np.zeros(4, dtype=np.int64)
     pair_count = np.zeros(4, dtype=np.int64)
     histogram = {}
@@ -683,6 +687,10 @@ def main():
         # -- statistics
         totals["tokens"] += int(lens.sum())
         totals["masked"] += int(pos.size)
+        for d, length in zip(doc_id.tolist(), lens.tolist()):
+            counts_of = per_source.setdefault(docs.source_of.get(int(d)), [0, 0])
+            counts_of[0] += 1
+            counts_of[1] += int(length)
         kinds_count += np.bincount(kinds, minlength=4)[:4]
         pair_count += np.bincount(pair_type, minlength=4)[:4]
         for key, c in zip(*np.unique((lens + 63) // 64 * 64, return_counts=True)):
@@ -811,6 +819,24 @@ def main():
     compare("replacement", stats["replacement"], {k: int(c) for k, c in zip(KIND_NAMES, kinds_count)})
     compare("pair_types", stats["pair_types"], {k: int(c) for k, c in zip(PAIR_NAMES, pair_count) if c})
     compare("length_histogram", stats["length_histogram"], histogram)
+    # The mixture: examples and tokens per source from the rows (a row's source is its document's
+    # shard's), drawn copies whole or near weight x documents, shares summing to 1.
+    if "sources" in stats:
+        sources = stats["sources"]
+        for i, entry in enumerate(sources):
+            require(entry, ["weight", "documents", "drawn", "examples", "tokens", "share"], f"stats.sources.{i}")
+            examples_of, tokens_of = per_source.get(i, [0, 0])
+            compare(f"sources.{i}.examples", entry["examples"], examples_of)
+            compare(f"sources.{i}.tokens", entry["tokens"], tokens_of)
+            share = tokens_of / totals["tokens"] if totals["tokens"] else 0.0
+            if not math.isclose(entry["share"], share, rel_tol=1e-9, abs_tol=1e-12):
+                fail(f"stats.sources.{i}.share is {entry['share']}, the rows give {share}")
+            w, n = entry["weight"], entry["documents"]
+            whole = math.floor(w)
+            if not whole * n <= entry["drawn"] <= (whole + (w > whole)) * n:
+                fail(f"stats.sources.{i}: {entry['drawn']} copies drawn of {n} documents at weight {w}")
+        if set(per_source) - set(range(len(sources))):
+            fail(f"examples of documents of no listed source: {sorted(map(str, per_source))}")
     if binned:
         actual_bins = {str(b): bin_count.get(b, 0) for b in range(len(bounds))}
         compare("bins", {k: v for k, v in stats.get("bins", {}).items()}, actual_bins)

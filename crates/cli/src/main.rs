@@ -331,6 +331,23 @@ fn run_one_epoch(config: &PipelineConfig, args: &JobArgs, epoch: u32, patience: 
         pairs.join(", "),
         started.elapsed().as_secs_f64()
     );
+    if s.sources.len() > 1 || s.sources.iter().any(|source| source.weight != 1.0) {
+        let mixture: Vec<String> = s
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                format!(
+                    "{i}: weight {} drew {} of {} documents, {:.1}% of the tokens",
+                    m.weight,
+                    m.drawn,
+                    m.documents,
+                    m.share * 100.0
+                )
+            })
+            .collect();
+        log::info!("epoch {epoch}: sources {}", mixture.join("; "));
+    }
     for split in [Split::Validation, Split::Test] {
         if let Some((shards, s)) = report.manifest.section(split) {
             log::info!(

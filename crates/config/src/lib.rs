@@ -191,6 +191,8 @@ impl PipelineConfig {
             for source in sources {
                 if let Some(obj) = source.as_object_mut() {
                     obj.remove("urls");
+                    // An epoch setting: reweighting needs no new documents.
+                    obj.remove("weight");
                 }
             }
         }

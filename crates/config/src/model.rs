@@ -70,10 +70,19 @@ pub struct SourceConfig {
     /// files of one source are grouped up to it. Only the data and this value decide the cuts.
     #[serde(default = "default_unit_bytes")]
     pub unit_bytes: u64,
+    /// How many times each epoch draws this source's documents: 1.0 once, 0.5 a keyed half of
+    /// them (another half each epoch), 2.0 twice (with masks of their own). An epoch setting: the
+    /// documents dataset does not depend on it.
+    #[serde(default = "default_weight")]
+    pub weight: f64,
 }
 
 fn default_unit_bytes() -> u64 {
     64 << 20
+}
+
+fn default_weight() -> f64 {
+    1.0
 }
 
 /// How a text source is cut into documents.

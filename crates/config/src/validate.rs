@@ -19,6 +19,9 @@ pub const MIN_UNIT_BYTES: u64 = 1 << 10;
 /// The largest unit of work (1 TiB).
 pub const MAX_UNIT_BYTES: u64 = 1 << 40;
 
+/// The largest source weight: each unit of weight is one more copy of every document.
+pub const MAX_SOURCE_WEIGHT: f64 = 1000.0;
+
 /// One failed check: the dotted key and what is wrong.
 pub type Finding = (String, String);
 
@@ -75,6 +78,12 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
                 ),
             );
         }
+        if !(0.0..=MAX_SOURCE_WEIGHT).contains(&source.weight) {
+            bad(
+                &key("weight"),
+                format!("must be between 0 and {MAX_SOURCE_WEIGHT}, got {}", source.weight),
+            );
+        }
         if !(1..=MAX_RECORD_BYTES).contains(&source.max_record_bytes) {
             bad(
                 &key("max_record_bytes"),
@@ -84,6 +93,13 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
                 ),
             );
         }
+    }
+
+    if !config.sources.is_empty() && config.sources.iter().all(|s| s.weight == 0.0) {
+        bad(
+            "sources",
+            "every source has weight 0: an epoch would have no documents".into(),
+        );
     }
 
     let tok = &config.text.tokenizer;

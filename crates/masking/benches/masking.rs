@@ -55,6 +55,7 @@ fn masking(c: &mut Criterion) {
         .enumerate()
         .map(|(i, d)| DocumentRef {
             doc_id: i as u64,
+            copy: 0,
             input_ids: &d.ids,
             sentence_ends: &d.ends,
             word_starts: &d.starts,

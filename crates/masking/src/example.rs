@@ -86,6 +86,8 @@ impl Segment {
 pub struct Instance {
     /// The document it comes from (the first one, for packed sequences).
     pub doc_id: u64,
+    /// Which copy of that document (see [`DocumentRef::copy`](crate::DocumentRef::copy)).
+    pub copy: u32,
     /// Position among the instances of that document (part of the example's key).
     pub ordinal: u32,
     /// First segment.

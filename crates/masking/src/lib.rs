@@ -15,7 +15,7 @@ mod vocab;
 pub use budget::{Budget, round_half_even};
 pub use example::{Assembled, Instance, MaskKind, MaskedExample, Masks, PairType, Segment};
 pub use masker::{MaskStats, Masker, SIMILAR_FALLBACKS};
-pub use pairs::{DocumentRef, Packer, PairSkip, PairStats, pair_instances};
+pub use pairs::{DocumentRef, Packer, PairSkip, PairStats, copy_key, pair_instances};
 pub use rng::{KeyedRng, Purpose, keyed_u64, mix64};
 pub use spec::{
     BudgetUnit, MaskSpec, MaskStrategy, PairSpec, PairTask, RandomPool, ReplaceShares, ReplacementUnit,

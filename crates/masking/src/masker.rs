@@ -89,7 +89,7 @@ impl Masker {
     /// Assembles and masks a pair-building instance for `epoch`.
     pub fn mask_instance(&self, instance: &Instance, epoch: u32, stats: &mut MaskStats) -> MaskedExample {
         let assembled = instance.assemble(self.vocab.cls, self.vocab.sep);
-        let key = example_key(instance.doc_id, instance.ordinal);
+        let key = example_key(crate::copy_key(instance.doc_id, instance.copy), instance.ordinal);
         let masks = self.mask(&assembled, key, epoch, stats);
         MaskedExample {
             doc_id: instance.doc_id,

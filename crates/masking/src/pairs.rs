@@ -3,7 +3,7 @@
 //! Every random choice comes from the document's keyed streams.
 
 use crate::example::{Instance, PairType, Segment};
-use crate::rng::{KeyedRng, Purpose};
+use crate::rng::{KeyedRng, Purpose, mix64};
 use crate::spec::{PairSpec, PairTask, SingleSentencePolicy};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,6 +13,9 @@ use std::ops::Range;
 pub struct DocumentRef<'a> {
     /// Stable id.
     pub doc_id: u64,
+    /// Which copy of the document this is in the epoch (0 unless its source's weight repeats
+    /// it): copies share `doc_id` but draw from streams of their own.
+    pub copy: u32,
     /// Content tokens.
     pub input_ids: &'a [u32],
     /// Exclusive sentence ends.
@@ -22,6 +25,11 @@ pub struct DocumentRef<'a> {
 }
 
 impl DocumentRef<'_> {
+    /// The id its random streams and examples are keyed on (see [`copy_key`]).
+    pub fn key(&self) -> u64 {
+        copy_key(self.doc_id, self.copy)
+    }
+
     /// Number of sentences.
     pub fn sentences(&self) -> usize {
         self.sentence_ends.len()
@@ -38,6 +46,18 @@ impl DocumentRef<'_> {
         segment.extend(&self.input_ids[r.clone()], &self.word_starts[r]);
     }
 }
+
+/// The key of copy `copy` of document `doc_id`: the id itself for the first copy (so an epoch
+/// without repeated sources keys everything as before), a hash of both for the others.
+pub fn copy_key(doc_id: u64, copy: u32) -> u64 {
+    match copy {
+        0 => doc_id,
+        _ => mix64(doc_id, COPY_SALT ^ u64::from(copy)),
+    }
+}
+
+/// Separates copy keys from other uses of [`mix64`] ("copy" in ASCII).
+const COPY_SALT: u64 = 0x636f_7079_0000_0000;
 
 /// Why a chunk of a document gave no instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +147,8 @@ pub fn pair_instances(
         pool,
         max_tokens,
         target: max_tokens,
-        rng: KeyedRng::new(seed, Purpose::Pairs, pair_epoch, doc.doc_id),
-        negatives: KeyedRng::new(seed, Purpose::Negative, pair_epoch, doc.doc_id),
+        rng: KeyedRng::new(seed, Purpose::Pairs, pair_epoch, doc.key()),
+        negatives: KeyedRng::new(seed, Purpose::Negative, pair_epoch, doc.key()),
         unused_sentences: 0,
     };
     if chunker.rng.chance(spec.short_seq_prob) {
@@ -155,6 +175,7 @@ pub fn pair_instances(
                 Ok(built) => {
                     let instance = Instance {
                         doc_id: doc.doc_id,
+                        copy: doc.copy,
                         ordinal,
                         a: built.a,
                         b: built.b,
@@ -294,7 +315,8 @@ impl Chunker<'_, '_> {
     }
 }
 
-/// A document of the pool other than `doc_id`, chosen by key (up to ten tries, like BERT).
+/// A document of the pool other than `doc_id` (nor a copy of it), chosen by key (up to ten
+/// tries, like BERT).
 fn negative_document<'p>(doc_id: u64, pool: &[DocumentRef<'p>], rng: &mut KeyedRng) -> Option<DocumentRef<'p>> {
     if pool.is_empty() {
         return None;
@@ -327,14 +349,19 @@ fn truncate_pair(a: &mut Segment, b: &mut Segment, max_tokens: usize, rng: &mut 
 
 /// RoBERTa packing: consecutive sentences up to `max_seq_length - 2` tokens; FULL-SENTENCES
 /// crosses document boundaries with a separator token, DOC-SENTENCES never does. Sentences
-/// longer than the limit are cut into pieces. Feed documents in dataset order.
+/// longer than the limit are cut into pieces. Feed documents in dataset order. A sequence never
+/// holds two copies of one document: a copy starts a new one.
 pub struct Packer {
     max_tokens: usize,
     cross_documents: bool,
     separator: u32,
     current: Option<Instance>,
+    /// Sequences begun per document copy (by [`DocumentRef::key`]).
     ordinals: BTreeMap<u64, u32>,
+    /// Key of the document copy the current sequence ended with.
     last_doc: Option<u64>,
+    /// Ids of the documents in the current sequence.
+    in_current: Vec<u64>,
 }
 
 impl Packer {
@@ -348,13 +375,14 @@ impl Packer {
             current: None,
             ordinals: BTreeMap::new(),
             last_doc: None,
+            in_current: Vec::new(),
         }
     }
 
     /// Adds a document; returns the sequences it completed.
     pub fn push(&mut self, doc: DocumentRef<'_>, stats: &mut PairStats) -> Vec<Instance> {
         let mut done = Vec::new();
-        if !self.cross_documents {
+        if !self.cross_documents || self.in_current.contains(&doc.doc_id) {
             done.extend(self.flush(stats));
         }
         for s in 0..doc.sentences() {
@@ -362,7 +390,7 @@ impl Packer {
             let max = self.max_tokens;
             let pieces = range.clone().step_by(max).map(|p| p..(p + max).min(range.end));
             for piece in pieces {
-                let separator = |packer: &Self| packer.current.is_some() && packer.last_doc != Some(doc.doc_id);
+                let separator = |packer: &Self| packer.current.is_some() && packer.last_doc != Some(doc.key());
                 let needed = piece.len() + usize::from(separator(self));
                 if self
                     .current
@@ -374,10 +402,11 @@ impl Packer {
                 let joins = separator(self);
                 let ordinals = &mut self.ordinals;
                 let current = self.current.get_or_insert_with(|| {
-                    let ordinal = ordinals.entry(doc.doc_id).or_default();
+                    let ordinal = ordinals.entry(doc.key()).or_default();
                     *ordinal += 1;
                     Instance {
                         doc_id: doc.doc_id,
+                        copy: doc.copy,
                         ordinal: *ordinal - 1,
                         a: Segment::default(),
                         b: Segment::default(),
@@ -389,7 +418,10 @@ impl Packer {
                     current.a.extend(&[self.separator], &[true]);
                 }
                 current.a.extend(&doc.input_ids[piece.clone()], &doc.word_starts[piece]);
-                self.last_doc = Some(doc.doc_id);
+                self.last_doc = Some(doc.key());
+                if self.in_current.last() != Some(&doc.doc_id) {
+                    self.in_current.push(doc.doc_id);
+                }
             }
         }
         if !self.cross_documents {
@@ -400,6 +432,7 @@ impl Packer {
 
     /// Emits the sequence in progress, if any.
     pub fn flush(&mut self, stats: &mut PairStats) -> Option<Instance> {
+        self.in_current.clear();
         let instance = self.current.take().filter(|c| !c.a.is_empty())?;
         stats.count(&instance);
         Some(instance)

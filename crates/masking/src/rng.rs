@@ -27,6 +27,8 @@ pub enum Purpose {
     Dropout,
     /// The split (train, validation, test) of one document, for every epoch.
     Split,
+    /// Whether an epoch draws one more copy of a document of a weighted source.
+    Weight,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Purpose::Init => b"init",
             Purpose::Dropout => b"dropout",
             Purpose::Split => b"split",
+            Purpose::Weight => b"weight",
         }
     }
 }

@@ -148,7 +148,7 @@ proptest! {
         let (tokens, vocab) = vocab();
         let similar = similar_words(&tokens);
         let refs: Vec<DocumentRef<'_>> = docs.iter().enumerate().map(|(i, (ids, ends, starts))| DocumentRef {
-            doc_id: i as u64 + 100, input_ids: ids, sentence_ends: ends, word_starts: starts,
+            doc_id: i as u64 + 100, copy: 0, input_ids: ids, sentence_ends: ends, word_starts: starts,
         }).collect();
         let mut stats = PairStats::default();
         let mut instances = Vec::new();

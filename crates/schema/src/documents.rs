@@ -71,6 +71,7 @@ impl Document {
     pub fn as_ref(&self) -> DocumentRef<'_> {
         DocumentRef {
             doc_id: self.doc_id,
+            copy: 0,
             input_ids: &self.input_ids,
             sentence_ends: &self.sentence_ends,
             word_starts: &self.word_starts,

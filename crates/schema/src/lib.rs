@@ -14,7 +14,7 @@ pub use dataset::{Contract, Dataset, DatasetError};
 
 pub use manifest::{
     DocumentCounts, DocumentsManifest, EpochSpec, EpochStats, ExamplesManifest, FileEntry, InputEntry,
-    LARGE_DOCUMENT_BYTES, ShardEntry, SkipReason, Split, SplitSection, SplitSpec, VocabEntry,
+    LARGE_DOCUMENT_BYTES, ShardEntry, SkipReason, SourceStats, Split, SplitSection, SplitSpec, VocabEntry,
 };
 
 /// Parquet key-value metadata key holding the schema version of a shard.

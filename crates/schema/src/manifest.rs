@@ -19,6 +19,10 @@ pub struct ShardEntry {
     /// Length bin of the shard (examples datasets with length bins only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bin: Option<u8>,
+    /// Index of the `[[sources]]` entry whose documents the shard holds (documents datasets;
+    /// absent in those written before weighted sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<u32>,
 }
 
 /// One input file that was read.
@@ -222,6 +226,27 @@ pub struct EpochStats {
     pub bins: BTreeMap<String, u64>,
     /// Chunks or documents that gave no example, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// The mixture: one entry per `[[sources]]` entry, in configuration order (absent in
+    /// manifests written before weighted sources).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceStats>,
+}
+
+/// What one source contributed to an epoch (or one split of it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceStats {
+    /// `sources.N.weight` the epoch was made with.
+    pub weight: f64,
+    /// Documents of the source read from the documents dataset.
+    pub documents: u64,
+    /// Document copies drawn: about `weight × documents` (exactly, for a whole weight).
+    pub drawn: u64,
+    /// Examples whose (first) document is of this source.
+    pub examples: u64,
+    /// Tokens of those examples, special tokens included.
+    pub tokens: u64,
+    /// The realised share: `tokens` over the epoch's (or split's) tokens.
+    pub share: f64,
 }
 
 /// The resolved pair-building and masking specs an epoch was made with (what online

@@ -1,8 +1,24 @@
 //! A compact binary form of documents and masked examples for spill files. Little endian;
 //! read back only by the same process, so it carries no version.
 
+use super::mixture::Drawn;
 use maskforge_masking::{MaskedExample, PairType};
 use maskforge_schema::documents::Document;
+
+/// Appends a drawn document: its source, its copies, the document.
+pub fn put_drawn(out: &mut Vec<u8>, d: &Drawn) {
+    out.extend_from_slice(&d.source.to_le_bytes());
+    out.extend_from_slice(&d.copies.to_le_bytes());
+    put_document(out, &d.doc);
+}
+
+/// Reads a drawn document written by [`put_drawn`].
+pub fn get_drawn(r: &mut Reader<'_>) -> Option<Drawn> {
+    let source = r.u32()?;
+    let copies = r.u32()?;
+    let doc = get_document(r)?;
+    Some(Drawn { doc, source, copies })
+}
 
 /// Appends a document.
 pub fn put_document(out: &mut Vec<u8>, d: &Document) {
@@ -156,12 +172,19 @@ mod tests {
             pair_type: PairType::Swapped,
             truncated_tokens: 4,
         };
+        let drawn = Drawn {
+            doc: d.clone(),
+            source: 3,
+            copies: 2,
+        };
         let mut buf = Vec::new();
         put_document(&mut buf, &d);
         put_example(&mut buf, &e);
+        put_drawn(&mut buf, &drawn);
         let mut r = Reader::new(&buf);
         assert_eq!(get_document(&mut r), Some(d));
         assert_eq!(get_example(&mut r), Some(e));
+        assert_eq!(get_drawn(&mut r), Some(drawn));
         assert!(r.is_empty());
         assert_eq!(get_example(&mut Reader::new(&buf[..5])), None);
     }

@@ -13,6 +13,7 @@ mod exchange;
 mod frame;
 mod layout;
 mod map;
+mod mixture;
 mod model_files;
 mod partition;
 mod plan;
@@ -172,6 +173,7 @@ fn build(
     let route = Route {
         documents: &plan.documents,
         grouping,
+        mixture: &plan.mixture,
         exchange,
         handle,
         progress,
@@ -237,6 +239,18 @@ fn build(
         .into_iter()
         .map(|split| {
             let section = split as usize;
+            let sources = plan.mixture.sources();
+            let source_documents: Vec<u64> = (0..sources)
+                .map(|s| routed.iter().map(|r| r.source_documents[section * sources + s]).sum())
+                .collect();
+            let mut stats = stats::total(
+                routed.iter().map(|r| r.documents[section]).sum(),
+                &source_documents,
+                mapped.iter().map(|m| m.stats[section].clone()),
+            );
+            if !plan.mixture.tracks_sources() {
+                stats.sources.clear();
+            }
             SplitOutput {
                 split,
                 shards: slices
@@ -245,10 +259,7 @@ fn build(
                     .filter(|(slice, _)| slice.split == split)
                     .map(|(_, entry)| entry.clone())
                     .collect(),
-                stats: stats::total(
-                    routed.iter().map(|r| r.documents[section]).sum(),
-                    mapped.iter().map(|m| m.stats[section].clone()),
-                ),
+                stats,
             }
         })
         .collect();

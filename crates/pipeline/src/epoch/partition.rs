@@ -4,12 +4,12 @@
 //! and read back one at a time, so memory holds one partition (about `pairs.negative_pool`
 //! documents).
 
-use super::codec::{Reader, get_document, put_document};
+use super::codec::{Reader, get_drawn, put_drawn};
 use super::frame::{put_record, records};
+use super::mixture::Drawn;
 use crate::PipelineError;
 use crate::scratch::spill_error;
 use maskforge_masking::mix64;
-use maskforge_schema::documents::Document;
 use maskforge_schema::{Split, SplitSpec};
 use std::fs::File;
 use std::io::{BufWriter, Read};
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// Where documents go until their partition is processed.
 pub enum Partitions {
     /// One partition, kept in memory.
-    Memory(Vec<Document>),
+    Memory(Vec<Drawn>),
     /// One spill file per partition.
     Spilled {
         /// The files.
@@ -124,12 +124,12 @@ impl Partitions {
 
     /// Adds a document to partition `p` of this set (documents keep their order within a
     /// partition).
-    pub fn push(&mut self, doc: Document, p: usize) -> Result<(), PipelineError> {
+    pub fn push(&mut self, doc: Drawn, p: usize) -> Result<(), PipelineError> {
         match self {
             Self::Memory(docs) => docs.push(doc),
             Self::Spilled { paths, writers } => {
                 let mut record = Vec::new();
-                put_document(&mut record, &doc);
+                put_drawn(&mut record, &doc);
                 put_record(&mut writers[p], &record).map_err(|e| spill_error(&paths[p], e))?;
             }
         }
@@ -140,7 +140,7 @@ impl Partitions {
     /// with the partition's index in this set.
     pub fn for_each(
         self,
-        mut each: impl FnMut(usize, Vec<Document>) -> Result<(), PipelineError>,
+        mut each: impl FnMut(usize, Vec<Drawn>) -> Result<(), PipelineError>,
     ) -> Result<(), PipelineError> {
         match self {
             Self::Memory(docs) => each(0, docs),
@@ -158,9 +158,7 @@ impl Partitions {
                         .map_err(|e| spill_error(path, e))?;
                     let damaged = || spill_error(path, std::io::ErrorKind::InvalidData.into());
                     let docs = records(&bytes)
-                        .map(|record| {
-                            get_document(&mut Reader::new(record.map_err(|_| damaged())?)).ok_or_else(damaged)
-                        })
+                        .map(|record| get_drawn(&mut Reader::new(record.map_err(|_| damaged())?)).ok_or_else(damaged))
                         .collect::<Result<Vec<_>, _>>()?;
                     drop(bytes);
                     std::fs::remove_file(path).map_err(|e| spill_error(path, e))?;

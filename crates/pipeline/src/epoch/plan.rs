@@ -2,6 +2,7 @@
 //! pipeline's text configuration), the masker, the content configuration and its hash, the
 //! resolved specs, the split, and the run's identity; and [`EpochJob`], what the phases share.
 
+use super::mixture::Mixture;
 use crate::scratch::Scratch;
 use crate::{PipelineError, dataset, resources};
 use maskforge_config::PipelineConfig;
@@ -37,6 +38,8 @@ pub struct EpochPlan {
     pub spec: EpochSpec,
     /// How documents are split into train, validation and test (`None`: all train).
     pub split: Option<SplitSpec>,
+    /// The source weights and the source of every documents shard.
+    pub mixture: Mixture,
     /// The epoch's content configuration (no locations) and its hash.
     pub content: serde_json::Value,
     /// Hex SHA-256 of `content`.
@@ -88,6 +91,7 @@ impl EpochPlan {
             masking: config.masking.spec(),
         };
         let masker = Masker::new(&spec.masking, vocab, similar, config.seed);
+        let mixture = Mixture::new(config, documents.manifest(), &documents.root().url(), epoch)?;
         let model_files = super::model_files::model_files(config, &tokenizer, &spec)?;
 
         let mut content = serde_json::json!({
@@ -119,6 +123,10 @@ impl EpochPlan {
             content["output"]["test_fraction"] = output.test_fraction.into();
             content["output"]["split_shards"] = output.split_shards.into();
         }
+        // Likewise only weights other than 1 do.
+        if mixture.is_weighted() {
+            content["weights"] = mixture.weights().into();
+        }
         let config_hash = sha256_hex(content.to_string().as_bytes());
         let identity = sha256_hex(format!("{config_hash}/{}", documents.manifest_sha256()).as_bytes());
         let dataset = root.join(&format!("epochs/{epoch}"));
@@ -136,6 +144,7 @@ impl EpochPlan {
             masker,
             spec,
             split,
+            mixture,
             content,
             config_hash,
             identity,

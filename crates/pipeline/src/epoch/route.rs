@@ -1,14 +1,15 @@
 //! Phase 1 of an epoch: each documents shard is split by partition group. Group `g` of shard `s`
-//! goes to `docs/g-GGGGG/s-SSSSS.bin` in the exchange: documents in dataset order, each as a
-//! little-endian `u32` length and its [`codec`](super::codec) form.
+//! goes to `docs/g-GGGGG/s-SSSSS.bin` in the exchange: the documents the epoch draws (see
+//! [`mixture`](super::mixture)), in dataset order, each as a little-endian `u32` length and its
+//! [`codec`](super::codec) form.
 
-use super::codec::{Reader, get_document, put_document};
+use super::codec::{Reader, get_drawn, put_drawn};
 use super::exchange::{Exchange, Phase, PhaseWork};
 use super::frame::{put_record, records};
+use super::mixture::{Drawn, Mixture};
 use super::partition::Partitioning;
 use crate::PipelineError;
 use crate::progress::Progress;
-use maskforge_schema::documents::Document;
 use maskforge_schema::{Dataset, DocumentsManifest};
 use maskforge_store::Location;
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,8 @@ impl Grouping {
 pub struct RouteResult {
     /// Documents read, per section (split) of the epoch.
     pub documents: Vec<u64>,
+    /// Documents read per section and source, at `section * sources + source`.
+    pub source_documents: Vec<u64>,
     /// Bytes written for each group (0: no object).
     pub group_bytes: Vec<u64>,
 }
@@ -72,6 +75,8 @@ pub struct Route<'a> {
     pub documents: &'a Dataset<DocumentsManifest>,
     /// Partitions and groups.
     pub grouping: Grouping,
+    /// The copies drawn of each document.
+    pub mixture: &'a Mixture,
     /// Where the groups go.
     pub exchange: &'a Exchange,
     /// The I/O runtime.
@@ -103,15 +108,23 @@ impl Route<'_> {
         let mut buffers = vec![Vec::new(); grouping.groups];
         let partitioning = grouping.partitioning;
         let mut counts = vec![0u64; partitioning.sections()];
+        let sources = self.mixture.sources();
+        let mut source_documents = vec![0u64; partitioning.sections() * sources];
+        let source = self.mixture.source_of_shard(index);
         let mut record = Vec::new();
         self.documents
             .for_each_batch(index, |docs| {
-                for doc in &docs {
+                for doc in docs {
                     let (split, partition) = partitioning.place(doc.doc_id);
                     counts[split as usize] += 1;
+                    source_documents[split as usize * sources + source as usize] += 1;
+                    let copies = self.mixture.copies(source, doc.doc_id);
+                    if copies == 0 {
+                        continue;
+                    }
                     let group = grouping.group_of(partition);
                     record.clear();
-                    put_document(&mut record, doc);
+                    put_drawn(&mut record, &Drawn { doc, source, copies });
                     // Writing into a Vec cannot fail.
                     let _ = put_record(&mut buffers[group], &record);
                 }
@@ -126,16 +139,17 @@ impl Route<'_> {
         }
         Ok(RouteResult {
             documents: counts,
+            source_documents,
             group_bytes,
         })
     }
 }
 
 /// Reads back the documents of a routed object, in order.
-pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<Document>, PipelineError> {
+pub fn decode_routed(bytes: &[u8], url: &str) -> Result<Vec<Drawn>, PipelineError> {
     let bad = || PipelineError::Internal(format!("exchange object {url} is damaged"));
     records(bytes)
-        .map(|record| get_document(&mut Reader::new(record.map_err(|_| bad())?)).ok_or_else(bad))
+        .map(|record| get_drawn(&mut Reader::new(record.map_err(|_| bad())?)).ok_or_else(bad))
         .collect()
 }
 

@@ -1,5 +1,5 @@
 //! The statistics of an epoch: a map unit's counts in the manifest's named form, and the sum
-//! over units.
+//! over units with each source's share.
 
 use maskforge_masking::{MaskKind, MaskStats, PairSkip, PairStats, PairType, SIMILAR_FALLBACKS};
 use maskforge_schema::EpochStats;
@@ -45,11 +45,13 @@ pub fn unit_stats(
             .map(|b| b.iter().enumerate().map(|(i, n)| (i.to_string(), *n)).collect())
             .unwrap_or_default(),
         skipped: named(&mut PairSkip::ALL.into_iter().map(|r| (r.name(), pairs.skipped[r as usize]))),
+        sources: Vec::new(),
     }
 }
 
-/// The sum of the units' statistics, with the mask rate of the totals.
-pub fn total(documents_in: u64, units: impl IntoIterator<Item = EpochStats>) -> EpochStats {
+/// The sum of the units' statistics, with the mask rate of the totals, the documents read of
+/// each source (`source_documents`, in source order) and each source's share of the tokens.
+pub fn total(documents_in: u64, source_documents: &[u64], units: impl IntoIterator<Item = EpochStats>) -> EpochStats {
     let mut sum = EpochStats {
         documents_in,
         ..EpochStats::default()
@@ -58,6 +60,10 @@ pub fn total(documents_in: u64, units: impl IntoIterator<Item = EpochStats>) -> 
         merge(&mut sum, &unit);
     }
     sum.mask_rate = rate(sum.masked_tokens, sum.tokens);
+    for (source, documents) in sum.sources.iter_mut().zip(source_documents) {
+        source.documents = *documents;
+        source.share = rate(source.tokens, sum.tokens);
+    }
     sum
 }
 
@@ -86,11 +92,21 @@ fn merge(into: &mut EpochStats, other: &EpochStats) {
     add(&mut into.length_histogram, &other.length_histogram);
     add(&mut into.bins, &other.bins);
     add(&mut into.skipped, &other.skipped);
+    if into.sources.is_empty() {
+        into.sources = other.sources.clone();
+    } else {
+        for (into, other) in into.sources.iter_mut().zip(&other.sources) {
+            into.drawn += other.drawn;
+            into.examples += other.examples;
+            into.tokens += other.tokens;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use maskforge_schema::SourceStats;
 
     #[test]
     fn units_sum_by_name_and_the_rate_is_of_the_totals() {
@@ -113,9 +129,35 @@ mod tests {
             masked_tokens: 50,
             ..EpochStats::default()
         };
-        let sum = total(7, [unit, other]);
+        let sum = total(7, &[], [unit, other]);
         assert_eq!((sum.documents_in, sum.tokens, sum.masked_tokens), (7, 400, 60));
         assert!((sum.mask_rate - 0.15).abs() < 1e-12);
         assert_eq!(sum.replacement["mask"], 8);
+        assert!(sum.sources.is_empty());
+    }
+
+    #[test]
+    fn sources_add_up_and_share_the_tokens() {
+        let unit = |drawn: [u64; 2], tokens: [u64; 2]| EpochStats {
+            tokens: tokens.iter().sum(),
+            sources: (0..2)
+                .map(|s| SourceStats {
+                    weight: [0.5, 2.0][s],
+                    drawn: drawn[s],
+                    examples: drawn[s],
+                    tokens: tokens[s],
+                    ..SourceStats::default()
+                })
+                .collect(),
+            ..EpochStats::default()
+        };
+        let sum = total(10, &[4, 6], [unit([1, 4], [100, 300]), unit([1, 8], [0, 600])]);
+        let got: Vec<_> = sum
+            .sources
+            .iter()
+            .map(|s| (s.weight, s.documents, s.drawn, s.tokens))
+            .collect();
+        assert_eq!(got, [(0.5, 4, 2, 100), (2.0, 6, 12, 900)]);
+        assert!((sum.sources[0].share - 0.1).abs() < 1e-12 && (sum.sources[1].share - 0.9).abs() < 1e-12);
     }
 }

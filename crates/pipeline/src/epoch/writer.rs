@@ -53,6 +53,7 @@ impl ExamplesWriter {
             bytes,
             sha256,
             bin,
+            source: None,
         })
     }
 }

@@ -96,6 +96,7 @@ impl<'a> ShardWriter<'a> {
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
             bin: None,
+            source: Some(self.unit.source as u32),
         };
         self.context
             .handle

@@ -159,6 +159,7 @@ mod tests {
                 bytes: 0,
                 sha256: String::new(),
                 bin,
+                source: None,
             })
             .collect()
     }
