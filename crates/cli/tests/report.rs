@@ -206,7 +206,7 @@ fn the_report_renders_in_chromium_and_its_charts_hold_the_manifests_numbers() {
     for (reason, count) in counts(&dm["counts"]["skipped"], str::to_owned) {
         assert_eq!(skipped[&reason], count, "{reason}");
     }
-    assert_eq!(skipped.len(), 8, "every reason has a bar, zero or not");
+    assert_eq!(skipped.len(), 9, "every reason has a bar, zero or not");
     let per_source = series(&bars, "Documents", "documents per source", "documents");
     assert_eq!(
         per_source.keys().cloned().collect::<Vec<_>>(),
@@ -270,6 +270,10 @@ fn the_report_renders_in_chromium_and_its_charts_hold_the_manifests_numbers() {
         );
         for (i, w) in weights.iter().enumerate() {
             assert!((configured[&(i + 1).to_string()] - w / total).abs() < 1e-12);
+        }
+        let mixture = series(&bars, &section, "sources: the mixture", "share of the tokens");
+        for (i, source) in stats["sources"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(mixture[&format!("source {i}")], source["share"].as_f64().unwrap());
         }
         rates.push(stats["mask_rate"].as_f64().unwrap());
         // The facts table shows the counts too.

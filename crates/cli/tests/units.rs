@@ -1,4 +1,4 @@
-//! Units inside files: a real JSON Lines, Parquet and text file cut into pieces by several
+//! Units inside files: a real JSON Lines, Parquet, CSV and text file cut into pieces by several
 //! `unit_bytes` give the documents of the whole file, row for row and id for id; the `lines`
 //! text layout makes every non-blank line a document.
 
@@ -200,6 +200,10 @@ fn the_lines_layout_makes_every_non_blank_line_a_document() {
         ("sources.0.text_layout=\"lines\"", "sources.0.text_layout"),
         ("sources.0.unit_bytes=0", "sources.0.unit_bytes"),
         ("sources.0.unit_bytes=2000000000000000", "sources.0.unit_bytes"),
+        (
+            "sources.0.csv_newlines_in_values=false",
+            "sources.0.csv_newlines_in_values",
+        ),
     ] {
         let err = maskforge_err(&[
             "prepare",
@@ -215,6 +219,119 @@ fn the_lines_layout_makes_every_non_blank_line_a_document() {
         ]);
         assert!(err.contains(expected), "{set}: {err}");
     }
+}
+
+/// Writes a CSV file (id, n, text) of the real fortune cookies at `path`, one record a line
+/// (line breaks in the texts become spaces; the csv module quotes commas and quotes), and
+/// returns its bytes.
+fn write_fortunes_csv(path: &Path) -> Vec<u8> {
+    let script = [
+        "import csv, json, sys",
+        "rows = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8')]",
+        "with open(sys.argv[2], 'w', newline='', encoding='utf-8') as f:",
+        "    w = csv.writer(f)",
+        "    w.writerow(['id', 'n', 'text'])",
+        "    for i, r in enumerate(rows):",
+        "        w.writerow(['f%d' % i, i, ' '.join(r['text'].splitlines()) + ', \"quoted\"'])",
+    ]
+    .join("\n");
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &script,
+            &corpus("formats/fortunes-zh.jsonl"),
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn pieces_of_a_csv_file_read_as_lines_give_the_whole_files_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("fortunes.csv");
+    let bytes = write_fortunes_csv(&clean);
+    assert!(bytes.len() > 1_500_000 && bytes.windows(2).any(|w| w == b"\"\""));
+    let lines = "sources.0.csv_newlines_in_values=false".to_owned();
+    let input = vec![clean.to_str().unwrap().to_owned()];
+
+    // Read as lines, the whole file gives the texts datafusion's CSV reader gives, in order.
+    let by_datafusion = prepare(&input, &tmp.path().join("datafusion"), &[]);
+    let by_line = prepare(&input, &tmp.path().join("lines"), std::slice::from_ref(&lines));
+    assert_eq!(by_line["counts"], by_datafusion["counts"]);
+    let tokens = |docs: Vec<(u64, String, Vec<u32>)>| -> Vec<Vec<u32>> { docs.into_iter().map(|d| d.2).collect() };
+    let expected_tokens = tokens(documents(&tmp.path().join("datafusion/documents")));
+    assert!(expected_tokens.len() > 5000);
+    assert_eq!(tokens(documents(&tmp.path().join("lines/documents"))), expected_tokens);
+
+    // A bad line of each kind in the middle: counted, and the other lines unchanged.
+    let dirty = tmp.path().join("dirty.csv");
+    // After the first 1000 records, whose values decide the column types (`n` stays numeric).
+    let middle = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(4000)
+        .unwrap()
+        .0
+        + 1;
+    let mut text = bytes[..middle].to_vec();
+    let wrong_fields_at = text.len();
+    text.extend_from_slice(b"g1,1,two,fields too many\n");
+    text.extend_from_slice(b"g2,2,\xff\xfe not UTF-8\n");
+    text.extend_from_slice(b"g3,not a number,the n column is numeric\n");
+    text.extend_from_slice(b"g4,4,\"a value with a line\n break inside quotes\"\n");
+    text.extend_from_slice(&bytes[middle..]);
+    std::fs::write(&dirty, &text).unwrap();
+    let input = vec![dirty.to_str().unwrap().to_owned()];
+    let options = [
+        lines.clone(),
+        "sources.0.id_column=\"id\"".to_owned(),
+        "sources.0.filter=n % 3 <> 0".to_owned(),
+    ];
+    let whole = prepare(&input, &tmp.path().join("whole"), &options);
+    let counts = &whole["counts"];
+    assert_eq!(counts["skipped"]["invalid_csv"], 4, "{counts}");
+    assert_eq!(counts["skipped"]["invalid_utf8"], 1, "{counts}");
+    assert!(counts["skipped"]["filtered"].as_u64().unwrap() > 1800, "{counts}");
+    let expected = documents(&tmp.path().join("whole/documents"));
+    for unit_bytes in [4096, 30_011, 250_000] {
+        let out = tmp.path().join(format!("cut-{unit_bytes}"));
+        let mut sets = options.to_vec();
+        sets.push(format!("sources.0.unit_bytes={unit_bytes}"));
+        let cut = prepare(&input, &out, &sets);
+        assert!(cut["shards"].as_array().unwrap().len() >= 4, "unit_bytes {unit_bytes}");
+        assert_eq!(cut["counts"], whole["counts"], "unit_bytes {unit_bytes}");
+        assert_eq!(cut["inputs"], whole["inputs"], "unit_bytes {unit_bytes}");
+        assert!(
+            documents(&out.join("documents")) == expected,
+            "unit_bytes {unit_bytes}: documents differ"
+        );
+    }
+    python_check(&tmp.path().join("cut-4096/documents"), &chinese_vocab(), true);
+
+    // Under on_bad_record = "fail", a piece inside the file names the bad line's byte.
+    let mut sets = vec![
+        lines,
+        "sources.0.unit_bytes=4096".to_owned(),
+        "sources.0.on_bad_record=\"fail\"".to_owned(),
+    ];
+    let pipeline = pipeline("quickstart.toml");
+    let out = tmp.path().join("fail");
+    let mut args = vec!["prepare", pipeline.as_str(), "--input", input[0].as_str()];
+    args.extend(["--output", out.to_str().unwrap(), "--set", "sources.0.format=\"auto\""]);
+    for set in &mut sets {
+        args.extend(["--set", set.as_str()]);
+    }
+    let err = maskforge_err(&args);
+    assert!(
+        err.contains("dirty.csv")
+            && err.contains(&format!("the line at byte {wrong_fields_at}"))
+            && err.contains("malformed CSV"),
+        "{err}"
+    );
 }
 
 /// Runs a Python snippet (pyarrow is installed by the test script).

@@ -193,6 +193,10 @@ impl PipelineConfig {
                     obj.remove("urls");
                     // An epoch setting: reweighting needs no new documents.
                     obj.remove("weight");
+                    // Named only when set, so the hashes of earlier datasets stay.
+                    if obj.get("csv_newlines_in_values") == Some(&serde_json::Value::Bool(true)) {
+                        obj.remove("csv_newlines_in_values");
+                    }
                 }
             }
         }

@@ -75,6 +75,14 @@ pub struct SourceConfig {
     /// documents dataset does not depend on it.
     #[serde(default = "default_weight")]
     pub weight: f64,
+    /// CSV only: whether a quoted value may hold a line break. `false` reads every line after
+    /// the header as one record, which lets a large file be cut at line starts.
+    #[serde(default = "default_true")]
+    pub csv_newlines_in_values: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_unit_bytes() -> u64 {

@@ -78,6 +78,16 @@ pub fn validate(config: &PipelineConfig) -> Vec<Finding> {
                 ),
             );
         }
+        let known_not_csv = match source.format {
+            SourceFormat::Auto => source
+                .urls
+                .iter()
+                .any(|u| SourceFormat::from_file_name(u).is_some_and(|f| f != SourceFormat::Csv)),
+            f => f != SourceFormat::Csv,
+        };
+        if !source.csv_newlines_in_values && known_not_csv {
+            bad(&key("csv_newlines_in_values"), "applies to CSV sources only".into());
+        }
         if !(0.0..=MAX_SOURCE_WEIGHT).contains(&source.weight) {
             bad(
                 &key("weight"),

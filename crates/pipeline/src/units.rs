@@ -10,6 +10,7 @@ use maskforge_config::{Compression, PipelineConfig, SourceConfig, SourceFormat};
 use maskforge_store::{InputFile, Location, expand};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The most files one unit groups: each is a line of the unit's marker and of the manifest.
 const MAX_FILES_PER_UNIT: usize = 4096;
@@ -23,8 +24,11 @@ pub enum UnitFormat {
     Jsonl,
     /// Parquet.
     Parquet,
-    /// CSV.
+    /// CSV whose quoted values may hold line breaks (read whole, through datafusion).
     Csv,
+    /// CSV with one record a line (`sources.N.csv_newlines_in_values = false`): cut at line
+    /// starts like JSON Lines.
+    CsvLines,
 }
 
 impl UnitFormat {
@@ -34,7 +38,7 @@ impl UnitFormat {
             Self::Text => "text",
             Self::Jsonl => "JSON Lines",
             Self::Parquet => "Parquet",
-            Self::Csv => "CSV",
+            Self::Csv | Self::CsvLines => "CSV",
         }
     }
 }
@@ -70,6 +74,21 @@ pub struct Piece {
     pub compression: Compression,
     /// The part of the file.
     pub part: Part,
+    /// What listing read of a file it cut, shared by the file's pieces so that none reads it
+    /// again.
+    pub metadata: FileMetadata,
+}
+
+/// What listing learned about a file it cut into pieces.
+#[derive(Debug, Clone, Default)]
+pub enum FileMetadata {
+    /// Nothing: the piece finds what it needs itself.
+    #[default]
+    Unread,
+    /// CSV read as lines: the header and column types.
+    CsvColumns(arrow::datatypes::SchemaRef),
+    /// Parquet: the decoded footer.
+    ParquetFooter(Arc<ParquetMetaData>),
 }
 
 impl Piece {
@@ -189,7 +208,7 @@ pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineEr
                 )?);
             }
         }
-        for pieces in cut(files, source.unit_bytes).await? {
+        for pieces in cut(files, source).await? {
             units.push(Unit {
                 index: units.len(),
                 source: source_index,
@@ -212,6 +231,10 @@ fn whole_piece(
         f => Some(f),
     }
     .and_then(unit_format)
+    .map(|format| match format {
+        UnitFormat::Csv if !source.csv_newlines_in_values => UnitFormat::CsvLines,
+        other => other,
+    })
     .ok_or_else(|| {
         PipelineError::input(
             &file.location.url(),
@@ -228,28 +251,40 @@ fn whole_piece(
         format,
         compression,
         part: Part::Whole,
+        metadata: FileMetadata::Unread,
     })
 }
 
 /// The units of one source's files, in order: a file over `unit_bytes` that can be cut is cut
 /// into pieces of its own units; other files are grouped while their sizes add up to at most
 /// `unit_bytes`.
-async fn cut(files: Vec<Piece>, unit_bytes: u64) -> Result<Vec<Vec<Piece>>, PipelineError> {
+async fn cut(files: Vec<Piece>, source: &SourceConfig) -> Result<Vec<Vec<Piece>>, PipelineError> {
+    let unit_bytes = source.unit_bytes;
     let mut units = Vec::new();
     let mut group: Vec<Piece> = Vec::new();
     let mut group_bytes = 0;
     for piece in files {
-        let parts = if piece.file.size > unit_bytes {
+        let (parts, mut metadata) = if piece.file.size > unit_bytes {
             parts(&piece, unit_bytes).await?
         } else {
-            Vec::new()
+            (Vec::new(), FileMetadata::Unread)
         };
         if parts.len() > 1 {
             if !group.is_empty() {
                 units.push(std::mem::take(&mut group));
             }
             group_bytes = 0;
-            units.extend(parts.into_iter().map(|part| vec![Piece { part, ..piece.clone() }]));
+            if piece.format == UnitFormat::CsvLines {
+                let columns = crate::sources::csv_head_columns(&piece.file, source.max_record_bytes as usize).await?;
+                metadata = FileMetadata::CsvColumns(columns);
+            }
+            units.extend(parts.into_iter().map(|part| {
+                vec![Piece {
+                    part,
+                    metadata: metadata.clone(),
+                    ..piece.clone()
+                }]
+            }));
             continue;
         }
         if !group.is_empty() && (group_bytes + piece.file.size > unit_bytes || group.len() == MAX_FILES_PER_UNIT) {
@@ -265,18 +300,25 @@ async fn cut(files: Vec<Piece>, unit_bytes: u64) -> Result<Vec<Vec<Piece>>, Pipe
     Ok(units)
 }
 
-/// The parts a file over `unit_bytes` is cut into; one `Whole` part when it cannot be cut
-/// (compressed streams, CSV) or has a single row group.
-async fn parts(piece: &Piece, unit_bytes: u64) -> Result<Vec<Part>, PipelineError> {
+/// The parts a file over `unit_bytes` is cut into, and what was read to cut it; one `Whole`
+/// part when it cannot be cut (compressed streams, CSV with line breaks in values) or has a
+/// single row group.
+async fn parts(piece: &Piece, unit_bytes: u64) -> Result<(Vec<Part>, FileMetadata), PipelineError> {
     let size = piece.file.size;
     match piece.format {
-        UnitFormat::Text | UnitFormat::Jsonl if piece.compression == Compression::None => {
+        UnitFormat::Text | UnitFormat::Jsonl | UnitFormat::CsvLines if piece.compression == Compression::None => {
             let count = size.div_ceil(unit_bytes);
             let boundary = |i: u64| (u128::from(size) * u128::from(i) / u128::from(count)) as u64;
-            Ok((0..count).map(|i| Part::Bytes(boundary(i)..boundary(i + 1))).collect())
+            let parts = (0..count).map(|i| Part::Bytes(boundary(i)..boundary(i + 1))).collect();
+            Ok((parts, FileMetadata::Unread))
         }
         UnitFormat::Parquet => {
-            let groups = parquet_row_groups(&piece.file).await?;
+            let footer = Arc::new(parquet_metadata(&piece.file).await?);
+            let groups: Vec<(u64, u64)> = footer
+                .row_groups()
+                .iter()
+                .map(|g| (g.num_rows().max(0) as u64, g.compressed_size().max(0) as u64))
+                .collect();
             let mut parts = Vec::new();
             let (mut start, mut first_row, mut rows, mut bytes) = (0, 0, 0, 0);
             for (i, &(group_rows, group_bytes)) in groups.iter().enumerate() {
@@ -293,32 +335,37 @@ async fn parts(piece: &Piece, unit_bytes: u64) -> Result<Vec<Part>, PipelineErro
                 bytes += group_bytes;
             }
             if parts.is_empty() {
-                return Ok(vec![Part::Whole]);
+                return Ok((vec![Part::Whole], FileMetadata::Unread));
             }
             parts.push(Part::RowGroups {
                 groups: start..groups.len(),
                 first_row,
                 bytes,
             });
-            Ok(parts)
+            Ok((parts, FileMetadata::ParquetFooter(footer)))
         }
-        _ => Ok(vec![Part::Whole]),
+        _ => Ok((vec![Part::Whole], FileMetadata::Unread)),
     }
-}
-
-/// Rows and compressed bytes of every row group of a Parquet file, from its footer.
-async fn parquet_row_groups(file: &InputFile) -> Result<Vec<(u64, u64)>, PipelineError> {
-    Ok(parquet_metadata(file)
-        .await?
-        .row_groups()
-        .iter()
-        .map(|g| (g.num_rows().max(0) as u64, g.compressed_size().max(0) as u64))
-        .collect())
 }
 
 /// The footer of a Parquet file, checked before it is trusted: a file that is not Parquet, or
 /// whose footer is damaged, is a clear error naming it rather than a failure deep in a decoder.
 pub async fn parquet_metadata(file: &InputFile) -> Result<ParquetMetaData, PipelineError> {
+    let metadata_len = check_parquet_tail(file).await?;
+    let size = file.size;
+    let footer = file.location.read_range(size - 8 - metadata_len..size - 8).await?;
+    ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| {
+        PipelineError::input(
+            &file.location.url(),
+            format!("cannot open as Parquet: corrupt footer: {e}"),
+        )
+    })
+}
+
+/// Checks the last 8 bytes of a Parquet file (the magic and a footer length that fits) and
+/// returns the footer's length: enough to name a file that is not Parquet before datafusion
+/// opens it.
+pub async fn check_parquet_tail(file: &InputFile) -> Result<u64, PipelineError> {
     let url = file.location.url();
     let size = file.size;
     let corrupt = |message: String| PipelineError::input(&url, format!("cannot open as Parquet: {message}"));
@@ -335,8 +382,7 @@ pub async fn parquet_metadata(file: &InputFile) -> Result<ParquetMetaData, Pipel
             "corrupt footer: metadata length {metadata_len} exceeds the file size {size}"
         )));
     }
-    let footer = file.location.read_range(size - 8 - metadata_len..size - 8).await?;
-    ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| corrupt(format!("corrupt footer: {e}")))
+    Ok(metadata_len)
 }
 
 fn unit_format(format: SourceFormat) -> Option<UnitFormat> {

@@ -94,7 +94,7 @@ impl DocumentCounts {
 /// `counts.skipped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SkipReason {
-    /// A line of a text document or a JSON line is not valid UTF-8.
+    /// A line of a text document, a JSON line or a CSV line is not valid UTF-8.
     InvalidUtf8,
     /// A JSON line does not parse, or is not an object.
     InvalidJson,
@@ -110,11 +110,14 @@ pub enum SkipReason {
     TooShort,
     /// The tokenizer returned an error.
     TokenizerError,
+    /// A CSV line read as one record (`csv_newlines_in_values = false`) does not parse: another
+    /// number of fields than the header, or a value of another type than its column.
+    InvalidCsv,
 }
 
 impl SkipReason {
     /// Every reason.
-    pub const ALL: [SkipReason; 8] = [
+    pub const ALL: [SkipReason; 9] = [
         Self::InvalidUtf8,
         Self::InvalidJson,
         Self::MissingText,
@@ -123,6 +126,7 @@ impl SkipReason {
         Self::Empty,
         Self::TooShort,
         Self::TokenizerError,
+        Self::InvalidCsv,
     ];
 
     /// The name counted in manifests.
@@ -136,6 +140,7 @@ impl SkipReason {
             Self::Empty => "empty",
             Self::TooShort => "too_short",
             Self::TokenizerError => "tokenizer_error",
+            Self::InvalidCsv => "invalid_csv",
         }
     }
 

@@ -313,6 +313,12 @@ impl Location {
     pub(crate) fn error(&self, operation: &'static str, source: object_store::Error) -> StoreError {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { url: self.url() },
+            object_store::Error::Precondition { .. } => StoreError::Store {
+                operation,
+                url: self.url(),
+                message: "the object changed since it was listed (another ETag); run again to read the new version"
+                    .into(),
+            },
             source => StoreError::Store {
                 operation,
                 url: self.url(),

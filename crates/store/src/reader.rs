@@ -35,20 +35,24 @@ impl StreamingReader {
     /// Starts reading `location`; every byte fetched is added to `bytes_read`.
     /// Must not be called from inside the runtime.
     pub fn open(location: &Location, handle: Handle, bytes_read: Arc<AtomicU64>) -> Result<Self, StoreError> {
-        Self::open_at(location, 0, handle, bytes_read)
+        Self::open_at(location, 0, None, handle, bytes_read)
     }
 
-    /// Starts reading `location` at byte `offset` (to its end).
+    /// Starts reading `location` at byte `offset` (to its end). With `version` (the ETag listed
+    /// for it), an object replaced since it was listed is an error rather than other bytes: the
+    /// pieces of one file never mix two versions of it.
     /// Must not be called from inside the runtime.
     pub fn open_at(
         location: &Location,
         offset: u64,
+        version: Option<&str>,
         handle: Handle,
         bytes_read: Arc<AtomicU64>,
     ) -> Result<Self, StoreError> {
         location.check_regular()?;
         let options = GetOptions {
             range: (offset > 0).then_some(GetRange::Offset(offset)),
+            if_match: version.map(str::to_owned),
             ..Default::default()
         };
         let result = handle
@@ -118,5 +122,47 @@ impl Read for StreamingReader {
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_listed_version_that_was_replaced_is_an_error_not_other_bytes() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        let location = Location::parse("memory://reader/corpus.jsonl").unwrap();
+        runtime
+            .block_on(location.write(Bytes::from_static(b"first version\n")))
+            .unwrap();
+        let listed = runtime.block_on(crate::expand("memory://reader/corpus.jsonl")).unwrap();
+        let version = listed[0].e_tag.clone().expect("the memory store has ETags");
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let mut text = String::new();
+        StreamingReader::open_at(&location, 6, Some(&version), handle.clone(), bytes_read.clone())
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "version\n");
+
+        runtime
+            .block_on(location.write(Bytes::from_static(b"second version\n")))
+            .unwrap();
+        let err = StreamingReader::open_at(&location, 6, Some(&version), handle.clone(), bytes_read.clone())
+            .err()
+            .expect("a replaced object must not be read as the listed one")
+            .to_string();
+        assert!(
+            err.contains("memory://reader/corpus.jsonl") && err.contains("changed since it was listed"),
+            "{err}"
+        );
+        // Without a version (a file opened by name), the current bytes are read.
+        assert!(StreamingReader::open_at(&location, 0, None, handle, bytes_read).is_ok());
     }
 }

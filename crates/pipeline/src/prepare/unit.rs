@@ -249,12 +249,11 @@ impl<'a> Tally<'a> {
         let (records_before, documents_before) = self.at_piece_start;
         let records = self.counts.records_in - records_before;
         let url = piece.file.location.url();
-        if records == 0 {
-            log::warn!(
-                "{}: no records{}",
-                piece.describe(),
-                if piece.is_whole() { " (empty file)" } else { "" }
-            );
+        if records == 0 && piece.is_whole() {
+            log::warn!("{}: no records (empty file)", piece.describe());
+        } else if records == 0 {
+            // A record longer than the piece starts before it: normal with small units.
+            log::debug!("{}: no record starts in this piece", piece.describe());
         }
         if piece.is_whole() && self.counts.documents_out - documents_before == 1 {
             self.counts.single_document_inputs += 1;

@@ -277,6 +277,24 @@ fn epoch_section(page: &mut Page, epoch: &Dataset<ExamplesManifest>) -> serde_js
         "Chunks that gave no example, by reason (stats.skipped).",
         "Skipped chunks: none.",
     );
+    if !s.sources.is_empty() {
+        let labels: Vec<String> = (0..s.sources.len()).map(|i| format!("source {i}")).collect();
+        let realised: Vec<f64> = s.sources.iter().map(|m| m.share).collect();
+        let drawn: Vec<f64> = s.sources.iter().map(|m| m.drawn as f64).collect();
+        let expected: Vec<f64> = s.sources.iter().map(|m| m.weight * m.documents as f64).collect();
+        page.chart(
+            &bars(
+                "sources: the mixture",
+                &labels,
+                &[
+                    series("share of the tokens", realised),
+                    series("share of the drawn copies", shares(&drawn)),
+                    series("share weight x documents implies", shares(&expected)),
+                ],
+            ),
+            "Each source's realised share of the epoch's tokens and drawn document copies (stats.sources), against the share its sources.N.weight implies for its documents.",
+        );
+    }
     let splits: Vec<Vec<String>> = Split::ALL
         .into_iter()
         .filter_map(|split| {

@@ -2,10 +2,13 @@
 //! Line-based formats (text, JSON Lines) are parsed here so that every problem names its line;
 //! tabular formats (Parquet, CSV) go through datafusion.
 
+mod csv_lines;
 mod jsonl;
 mod lines;
 mod tabular;
 mod text;
+
+pub use csv_lines::head_columns as csv_head_columns;
 
 use crate::PipelineError;
 use crate::documents::RecordKey;
@@ -89,35 +92,48 @@ pub fn open(
     handle: &Handle,
     bytes_read: Arc<AtomicU64>,
 ) -> Result<Box<dyn RecordSource + Send>, PipelineError> {
-    let url = piece.file.location.url();
     match piece.format {
         UnitFormat::Text | UnitFormat::Jsonl => {
-            let (start, end) = match &piece.part {
-                Part::Bytes(range) => (range.start, range.end),
-                _ => (0, u64::MAX),
-            };
-            // A piece reads from the byte before its start, which tells whether a line starts there.
-            let raw = StreamingReader::open_at(
-                &piece.file.location,
-                start.saturating_sub(1),
-                handle.clone(),
-                bytes_read,
-            )?;
-            let decoded = decompress(raw, piece.compression, &url)?;
-            let lines = lines::LineReader::starting_at(decoded, url, source.max_record_bytes as usize, start);
+            let (lines, end) = open_lines(piece, source, handle, bytes_read)?;
             Ok(if piece.format == UnitFormat::Text {
                 Box::new(text::TextDocuments::new(lines, source.text_layout, end, limits))
             } else {
                 Box::new(jsonl::JsonLines::new(lines, source, end, limits))
             })
         }
-        UnitFormat::Parquet | UnitFormat::Csv => Ok(Box::new(tabular::TabularRows::open(
+        UnitFormat::Parquet | UnitFormat::Csv | UnitFormat::CsvLines => Ok(Box::new(tabular::TabularRows::open(
             piece,
             source,
             limits,
             handle.clone(),
+            bytes_read,
         )?)),
     }
+}
+
+/// The lines of a line-based piece (decompressed), and the byte its lines must start before.
+fn open_lines(
+    piece: &Piece,
+    source: &SourceConfig,
+    handle: &Handle,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<(lines::LineReader, u64), PipelineError> {
+    let url = piece.file.location.url();
+    let (start, end) = match &piece.part {
+        Part::Bytes(range) => (range.start, range.end),
+        _ => (0, u64::MAX),
+    };
+    // A piece reads from the byte before its start, which tells whether a line starts there.
+    let raw = StreamingReader::open_at(
+        &piece.file.location,
+        start.saturating_sub(1),
+        piece.file.e_tag.as_deref(),
+        handle.clone(),
+        bytes_read,
+    )?;
+    let decoded = decompress(raw, piece.compression, &url)?;
+    let lines = lines::LineReader::starting_at(decoded, url, source.max_record_bytes as usize, start);
+    Ok((lines, end))
 }
 
 fn decompress(

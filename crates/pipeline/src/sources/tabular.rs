@@ -1,13 +1,15 @@
 //! Parquet and CSV through datafusion: the text is a column or an SQL expression, the filter an
 //! SQL predicate evaluated per row (rows where it is not true are counted as `filtered`, so every
 //! row is accounted for), read as a stream of record batches in file order. A piece of a
-//! Parquet file (some of its row groups) is read with the parquet crate and queried as a
-//! streaming table, so that the same SQL applies to every piece.
+//! Parquet file (some of its row groups) is read with the parquet crate, and CSV with one record
+//! a line by [`csv_lines`](super::csv_lines); both are queried as streaming tables, so that the
+//! same SQL applies to every piece.
 
+use super::csv_lines;
 use super::{BatchLimits, Position, Record, RecordBody, RecordSource};
 use crate::PipelineError;
 use crate::documents::RecordKey;
-use crate::units::{Part, Piece, UnitFormat};
+use crate::units::{FileMetadata, Part, Piece, UnitFormat};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 use arrow::datatypes::SchemaRef;
@@ -30,6 +32,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::ParquetMetaData;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use tokio::runtime::Handle;
 
@@ -51,6 +54,8 @@ pub struct TabularRows {
     csv_columns: Option<usize>,
     /// Whether the swallowed-rows warning was given for this file.
     warned_quotes: bool,
+    /// CSV read as lines: rows carry their byte offset, line number and validity.
+    by_line: bool,
     done: bool,
 }
 
@@ -61,16 +66,30 @@ impl TabularRows {
         source: &SourceConfig,
         limits: BatchLimits,
         handle: Handle,
+        bytes_read: Arc<AtomicU64>,
     ) -> Result<Self, PipelineError> {
         let url = piece.file.location.url();
         let fail = |message: String| PipelineError::input(&url, message);
-        let metadata = match piece.format {
-            UnitFormat::Parquet => Some(Arc::new(handle.block_on(crate::units::parquet_metadata(&piece.file))?)),
+        // A row-group piece reuses the footer listing decoded; a whole file's tail is checked.
+        let metadata = match (&piece.metadata, &piece.part) {
+            (FileMetadata::ParquetFooter(footer), Part::RowGroups { .. }) => Some(footer.clone()),
+            (_, Part::RowGroups { .. }) => {
+                Some(Arc::new(handle.block_on(crate::units::parquet_metadata(&piece.file))?))
+            }
+            _ if piece.format == UnitFormat::Parquet => {
+                handle.block_on(crate::units::check_parquet_tail(&piece.file))?;
+                None
+            }
             _ => None,
         };
         let first_row = match &piece.part {
             Part::RowGroups { first_row, .. } => *first_row,
             _ => 0,
+        };
+        // CSV read as lines starts its reader before the query (it blocks on the store).
+        let lines_table = match piece.format {
+            UnitFormat::CsvLines => Some(csv_lines::table(piece, source, limits.records, &handle, bytes_read)?),
+            _ => None,
         };
         let stream = handle.block_on(async {
             // One partition keeps the rows in file order.
@@ -80,12 +99,17 @@ impl TabularRows {
                 .with_batch_size(limits.records.max(1));
             let ctx = SessionContext::new_with_config(config);
             ctx.register_object_store(piece.file.location.base_url(), piece.file.location.store().clone());
+            let by_line = piece.format == UnitFormat::CsvLines;
             let registered = match (&piece.part, metadata) {
+                _ if by_line => match lines_table {
+                    Some(table) => ctx.register_table("source", table).map(|_| ()),
+                    None => Err(DataFusionError::Internal("no CSV reader".into())),
+                },
                 (Part::RowGroups { groups, .. }, Some(metadata)) => {
                     row_groups_table(piece, metadata, groups.clone().collect(), limits.records.max(1))
                         .and_then(|table| ctx.register_table("source", table).map(|_| ()))
                 }
-                (_, Some(_)) => {
+                _ if piece.format == UnitFormat::Parquet => {
                     ctx.register_parquet("source", &url, ParquetReadOptions::default())
                         .await
                 }
@@ -112,12 +136,24 @@ impl TabularRows {
                 .filter
                 .as_deref()
                 .map_or_else(|| "TRUE".to_owned(), |f| format!("({f})"));
-            let sql = format!("SELECT {text} AS {TEXT}, {id} AS {ID}, {keep} AS {KEEP} FROM source");
+            let lines = if by_line {
+                format!(
+                    ", {}, {}, {}, {}",
+                    quote(csv_lines::OFFSET),
+                    quote(csv_lines::LINE),
+                    quote(csv_lines::BAD),
+                    quote(csv_lines::MESSAGE)
+                )
+            } else {
+                String::new()
+            };
+            let sql = format!("SELECT {text} AS {TEXT}, {id} AS {ID}, {keep} AS {KEEP}{lines} FROM source");
             let frame = ctx
                 .sql(&sql)
                 .await
                 .map_err(|e| fail(format!("cannot select the text ({sql}): {e}")))?;
             let columns = match ctx.table("source").await {
+                Ok(table) if by_line => table.schema().fields().len() - 4,
                 Ok(table) => table.schema().fields().len(),
                 Err(_) => 0,
             };
@@ -154,6 +190,7 @@ impl TabularRows {
             done: false,
             csv_columns: (piece.format == UnitFormat::Csv && columns >= 2).then_some(columns),
             warned_quotes: false,
+            by_line: piece.format == UnitFormat::CsvLines,
         })
     }
 
@@ -176,10 +213,24 @@ impl TabularRows {
         let ids = as_text(batch.column(1))?;
         let keep = batch.column(2);
         let (texts, ids) = (texts.as_string::<i32>(), ids.as_string::<i32>());
+        let lines = self.by_line.then(|| {
+            (
+                batch.column(3).as_primitive::<arrow::datatypes::UInt64Type>(),
+                batch.column(4).as_primitive::<arrow::datatypes::UInt64Type>(),
+                batch.column(5).as_primitive::<arrow::datatypes::UInt8Type>(),
+                batch.column(6).as_string::<i32>(),
+            )
+        });
         for row in 0..batch.num_rows() {
             let kept =
                 matches!(keep.data_type(), DataType::Boolean) && keep.is_valid(row) && keep.as_boolean().value(row);
-            let body = if !kept {
+            let bad_line = lines.filter(|(_, _, bad, _)| bad.value(row) != 0);
+            let body = if let Some((_, _, bad, message)) = bad_line {
+                RecordBody::Bad {
+                    reason: csv_lines::bad_reason(bad.value(row)),
+                    message: message.value(row).to_owned(),
+                }
+            } else if !kept {
                 RecordBody::Bad {
                     reason: SkipReason::Filtered,
                     message: "excluded by the filter".into(),
@@ -199,9 +250,21 @@ impl TabularRows {
                 RecordBody::Text(texts.value(row).to_owned())
             };
             let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
+            let (key, position) = match lines {
+                Some((offsets, numbers, ..)) => {
+                    let (offset, number) = (offsets.value(row), numbers.value(row));
+                    let position = if number > 0 {
+                        Position::Line(number)
+                    } else {
+                        Position::Byte(offset)
+                    };
+                    (RecordKey::Offset(offset), position)
+                }
+                None => (RecordKey::Row(self.next_row), Position::Row(self.next_row + 1)),
+            };
             self.pending.push_back(Record {
-                key: RecordKey::Row(self.next_row),
-                position: Position::Row(self.next_row + 1),
+                key,
+                position,
                 id,
                 body,
             });
@@ -302,9 +365,19 @@ impl AsyncFileReader for LocationReader {
 }
 
 /// A partition that hands out one prepared stream (the table is queried once).
-struct OnceStream {
+pub(super) struct OnceStream {
     schema: SchemaRef,
     stream: Mutex<Option<SendableRecordBatchStream>>,
+}
+
+impl OnceStream {
+    /// The partition of `stream`.
+    pub(super) fn new(schema: SchemaRef, stream: SendableRecordBatchStream) -> Self {
+        Self {
+            schema,
+            stream: Mutex::new(Some(stream)),
+        }
+    }
 }
 
 impl std::fmt::Debug for OnceStream {
