@@ -43,8 +43,7 @@ fn documented_queries_run_and_agree_with_the_manifests() {
     run_quickstart(&out, &["--set", "output.validation_fraction=0.1"]);
     let blocks = sql_blocks();
     assert!(blocks.len() >= 5, "the docs' sql examples: {blocks:?}");
-    let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = path_with_maskforge();
     for block in &blocks {
         let run = Command::new("bash")
             .args(["-euc", block])
@@ -187,6 +186,15 @@ fn only_listed_shards_are_read_and_misuse_is_refused() {
     );
     let error = maskforge_err(&["sql", "SELECT 1"]);
     assert!(error.contains("at least one dataset"), "{error}");
+    // A result without rows is still a CSV file with its header (quoted where needed).
+    let empty = maskforge_ok(&[
+        "sql",
+        epoch_arg,
+        "--format",
+        "csv",
+        "SELECT doc_id, num_tokens AS \"tokens, all\" FROM examples WHERE num_tokens < 0",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&empty.stdout), "doc_id,\"tokens, all\"\n");
     let error = maskforge_err(&["sql", epoch_arg, "SELECT * FROM nope"]);
     assert!(error.contains("nope"), "{error}");
 

@@ -285,8 +285,7 @@ fn the_scheduled_ci_template_builds_verifies_and_reports_each_epoch() {
     let script = script
         .replace("run=s3://bucket/run", &format!("run={}", output.display()))
         .replace("pipelines/macbert-zh.toml", &pipeline("quickstart.toml"));
-    let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = path_with_maskforge();
     for epoch in 0..2 {
         let run = std::process::Command::new("bash")
             .args(["-c", &script])

@@ -40,15 +40,20 @@ pub enum PublishedDataset {
 }
 
 impl PublishedDataset {
-    /// Opens the dataset in `root`, of whichever kind its manifest says.
+    /// Opens the dataset in `root`, of whichever kind its manifest says (the manifest is read
+    /// once, so its kind and contents are of one version of it).
     pub async fn open(root: Location) -> Result<Self, PipelineError> {
-        let version = manifest_version(&root)
+        let url = root.join(MANIFEST_FILE).url();
+        let bytes = root
+            .join(MANIFEST_FILE)
+            .read()
             .await
-            .map_err(|what| PipelineError::input(&root.join(MANIFEST_FILE).url(), what))?;
+            .map_err(|e| PipelineError::input(&url, e.to_string()))?;
+        let version = schema_version(&bytes).map_err(|what| PipelineError::input(&url, what))?;
         if version.starts_with("maskforge.documents/") {
-            Ok(Self::Documents(Box::new(Dataset::open(root).await?)))
+            Ok(Self::Documents(Box::new(Dataset::from_manifest(root, &bytes)?)))
         } else if version.starts_with("maskforge.examples/") {
-            Ok(Self::Examples(Box::new(Dataset::open(root).await?)))
+            Ok(Self::Examples(Box::new(Dataset::from_manifest(root, &bytes)?)))
         } else {
             Err(PipelineError::input(
                 &root.join(MANIFEST_FILE).url(),
@@ -69,8 +74,13 @@ impl PublishedDataset {
 /// The `schema_version` of the manifest in `root`, or what keeps it from being read.
 pub async fn manifest_version(root: &Location) -> Result<String, String> {
     let bytes = root.join(MANIFEST_FILE).read().await.map_err(|e| e.to_string())?;
+    schema_version(&bytes)
+}
+
+/// The `schema_version` of manifest bytes, or why they have none.
+fn schema_version(bytes: &[u8]) -> Result<String, String> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON (truncated or damaged?): {e}"))?;
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON (truncated or damaged?): {e}"))?;
     value["schema_version"]
         .as_str()
         .map(str::to_owned)

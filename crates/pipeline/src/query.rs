@@ -82,7 +82,7 @@ pub fn sql(
             .with_allow_statements(false);
         let frame = ctx.sql_with_options(query, read_only).await.map_err(fail)?;
         let mut stream = frame.execute_stream().await.map_err(fail)?;
-        let mut printer = Printer::new(format, out);
+        let mut printer = Printer::new(format, stream.schema(), out);
         while let Some(batch) = stream.next().await {
             printer.write(batch.map_err(fail)?)?;
         }
@@ -171,10 +171,22 @@ async fn register(
     Ok(())
 }
 
+/// A CSV field as arrow's writer quotes it: in double quotes (doubled inside) when it holds a
+/// comma, a quote or a line break.
+fn csv_field(name: &str) -> String {
+    if name.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Writes record batches in one of the formats: CSV and JSON a batch at a time, the table at
 /// the end.
 struct Printer<'a> {
     format: QueryFormat,
+    /// The result's columns (a CSV header is written also when no row comes).
+    schema: arrow::datatypes::SchemaRef,
     out: &'a mut dyn Write,
     /// Table: every batch, printed at the end.
     held: Vec<RecordBatch>,
@@ -182,9 +194,10 @@ struct Printer<'a> {
 }
 
 impl<'a> Printer<'a> {
-    fn new(format: QueryFormat, out: &'a mut dyn Write) -> Self {
+    fn new(format: QueryFormat, schema: arrow::datatypes::SchemaRef, out: &'a mut dyn Write) -> Self {
         Self {
             format,
+            schema,
             out,
             held: Vec::new(),
             rows: 0,
@@ -237,6 +250,11 @@ impl<'a> Printer<'a> {
             QueryFormat::Table => {
                 let text = arrow::util::pretty::pretty_format_batches(&self.held)?;
                 writeln!(self.out, "{text}").map_err(PipelineError::Output)?;
+            }
+            QueryFormat::Csv if self.rows == 0 => {
+                // No row: the header alone, so that readers still see the columns.
+                let names: Vec<String> = self.schema.fields().iter().map(|f| csv_field(f.name())).collect();
+                writeln!(self.out, "{}", names.join(",")).map_err(PipelineError::Output)?;
             }
             QueryFormat::Csv => {}
             QueryFormat::Json => {

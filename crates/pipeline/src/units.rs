@@ -101,6 +101,19 @@ impl Piece {
         }
     }
 
+    /// What balancing units over workers counts: for row groups, their uncompressed size (the
+    /// data to process, which Parquet's compression hides from the file size); else the bytes.
+    pub fn work(&self) -> u64 {
+        match (&self.part, &self.metadata) {
+            (Part::RowGroups { groups, .. }, FileMetadata::ParquetFooter(footer)) => groups
+                .clone()
+                .filter_map(|g| footer.row_groups().get(g))
+                .map(|g| g.total_byte_size().max(0) as u64)
+                .sum(),
+            _ => self.bytes(),
+        }
+    }
+
     /// Whether the piece is its whole file.
     pub fn is_whole(&self) -> bool {
         self.part == Part::Whole
@@ -148,6 +161,11 @@ impl Unit {
     /// The input bytes it carries.
     pub fn bytes(&self) -> u64 {
         self.pieces.iter().map(Piece::bytes).sum()
+    }
+
+    /// The work it holds, for balancing (see [`Piece::work`]).
+    pub fn work(&self) -> u64 {
+        self.pieces.iter().map(Piece::work).sum()
     }
 
     /// Its first piece, with how many follow (for logs).

@@ -16,7 +16,7 @@ impl Workers {
         Self { count: 1, index: 0 }
     }
 
-    /// The worker of every unit: largest units first, each to the worker with the fewest bytes
+    /// The worker of every unit: largest units first, each to the worker with the least work
     /// so far (lowest index on ties). Depends only on the sizes, so every worker computes the
     /// same assignment.
     pub fn assign(count: usize, sizes: &[u64]) -> Vec<usize> {

@@ -127,7 +127,14 @@ impl<M: Contract> Dataset<M> {
             Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let manifest: M = serde_json::from_slice(&bytes)
+        Self::from_manifest(root, &bytes).map(Some)
+    }
+
+    /// The dataset in `root` whose `manifest.json` holds `bytes` (read already), checked like
+    /// [`Dataset::open`].
+    pub fn from_manifest(root: Location, bytes: &[u8]) -> Result<Self, DatasetError> {
+        let location = root.join(MANIFEST_FILE);
+        let manifest: M = serde_json::from_slice(bytes)
             .map_err(|e| DatasetError::invalid(location.url(), format!("not {} manifest: {e}", article(M::KIND))))?;
         if manifest.schema_version() != M::SCHEMA_VERSION {
             return Err(DatasetError::invalid(
@@ -145,11 +152,11 @@ impl<M: Contract> Dataset<M> {
                 format!("lists {path:?}, which is not a path inside the dataset folder"),
             ));
         }
-        Ok(Some(Self {
+        Ok(Self {
             root,
             manifest,
-            manifest_sha256: sha256_hex(&bytes),
-        }))
+            manifest_sha256: sha256_hex(bytes),
+        })
     }
 
     /// The manifest.

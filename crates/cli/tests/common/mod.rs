@@ -159,6 +159,13 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `$PATH` with the folder of the maskforge binary under test first (for documented shell
+/// snippets that call `maskforge`).
+pub fn path_with_maskforge() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_maskforge")).parent().unwrap().to_owned();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
 /// `maskforge run` of the quickstart pipeline into `output` (documents and epoch 0), with
 /// more flags (`--input`, `--set`).
 pub fn run_quickstart(output: &Path, flags: &[&str]) {

@@ -280,7 +280,7 @@ impl<'a> PrepareJob<'a> {
         };
         let owners = Workers::assign(
             options.workers.count,
-            &self.units.iter().map(Unit::bytes).collect::<Vec<_>>(),
+            &self.units.iter().map(Unit::work).collect::<Vec<_>>(),
         );
         let mine: Vec<&Unit> = self
             .units

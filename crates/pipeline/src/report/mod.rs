@@ -359,11 +359,7 @@ fn across_epochs(page: &mut Page, epochs: &[Dataset<ExamplesManifest>]) {
         .map(|k| {
             let values = stats
                 .iter()
-                .map(|s| {
-                    let total: u64 = s.replacement.values().sum();
-                    let n = s.replacement.get(*k).copied().unwrap_or(0);
-                    if total > 0 { n as f64 / total as f64 } else { 0.0 }
-                })
+                .map(|s| share_of(&s.replacement, &(*k).to_owned()))
                 .collect();
             series(k, values)
         })
@@ -379,14 +375,7 @@ fn across_epochs(page: &mut Page, epochs: &[Dataset<ExamplesManifest>]) {
         .unwrap_or(1);
     let unit_series: Vec<Series> = (1..=n_max)
         .map(|n| {
-            let values = stats
-                .iter()
-                .map(|s| {
-                    let total: u64 = s.ngram_lengths.values().sum();
-                    let c = s.ngram_lengths.get(&n).copied().unwrap_or(0);
-                    if total > 0 { c as f64 / total as f64 } else { 0.0 }
-                })
-                .collect();
+            let values = stats.iter().map(|s| share_of(&s.ngram_lengths, &n)).collect();
             series(&format!("{n}-word units"), values)
         })
         .collect();
@@ -442,6 +431,13 @@ fn series(name: &str, values: Vec<f64>) -> Series {
 /// Labels and counts of a statistics map, in its order.
 fn counted<K: std::fmt::Display>(map: &BTreeMap<K, u64>, label: impl Fn(&str) -> String) -> (Vec<String>, Vec<f64>) {
     map.iter().map(|(k, v)| (label(&k.to_string()), *v as f64)).unzip()
+}
+
+/// The count of `key` over the sum of the counts of `map` (0 when the sum is).
+fn share_of<K: Ord>(map: &BTreeMap<K, u64>, key: &K) -> f64 {
+    let total: u64 = map.values().sum();
+    let count = map.get(key).copied().unwrap_or(0);
+    if total > 0 { count as f64 / total as f64 } else { 0.0 }
 }
 
 /// Each value over their sum (all zero when the sum is).
