@@ -5,6 +5,7 @@
 //! resumed run draws the same masks as an uninterrupted one.
 
 use super::config::ModelConfig;
+use super::loss::biased_cross_entropy;
 use super::params::{Init, Params};
 use crate::TrainerError;
 use crate::loader::{Batch, IGNORE};
@@ -294,10 +295,10 @@ impl Bert {
             let transformed = self
                 .mlm_norm
                 .forward(&self.mlm_transform.forward(&picked)?.gelu_erf()?)?;
-            let logits = transformed.matmul(&self.word.t()?)?.broadcast_add(&self.mlm_bias)?;
-            let term = candle_nn::loss::cross_entropy(&logits, &inputs.mlm_targets)?;
+            let logits = transformed.matmul(&self.word.t()?)?;
+            let term = biased_cross_entropy(&logits, &self.mlm_bias, &inputs.mlm_targets)?;
             mlm_loss = term.to_scalar::<f32>()?;
-            mlm_correct = correct(&logits, &inputs.mlm_targets)?;
+            mlm_correct = correct(&logits.broadcast_add(&self.mlm_bias)?, &inputs.mlm_targets)?;
             loss = loss.add(&term)?;
         }
         let (mut sentence_loss, mut sentence_correct) = (0.0, 0);

@@ -2,6 +2,7 @@
 
 mod bert;
 mod config;
+mod loss;
 mod params;
 
 pub use bert::{Bert, Inputs, Mode, Outputs};
