@@ -2,7 +2,7 @@
 //!
 //! Every run works in `<temp>/maskforge-<output hash>/<pid>-<nanos>/`, where `<temp>` is
 //! `output.temp_dir` or `$TMPDIR`. The folder holds an `owner` file with the process id and is
-//! removed when the run ends. A run killed with `kill -9` cannot remove it, so every run first
+//! removed when the run ends, with the `maskforge-<output hash>` folder once no run uses it. A run killed with `kill -9` cannot remove it, so every run first
 //! removes the sibling folders of the same output whose owner process is gone: what a killed run
 //! left is reclaimed by the next run of that output.
 
@@ -33,14 +33,22 @@ impl Scratch {
                 path.display()
             ))
         };
-        std::fs::create_dir_all(&parent).map_err(|e| fail("cannot create the scratch folder", &parent, e))?;
-        reclaim(&parent);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let folder = parent.join(format!("{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&folder).map_err(|e| fail("cannot create the scratch folder", &folder, e))?;
+        // Another run that ends removes the shared parent when it is empty: create it again.
+        let mut attempts = 0;
+        loop {
+            std::fs::create_dir_all(&parent).map_err(|e| fail("cannot create the scratch folder", &parent, e))?;
+            reclaim(&parent);
+            match std::fs::create_dir(&folder) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+                Err(e) => return Err(fail("cannot create the scratch folder", &folder, e)),
+            }
+        }
         let scratch = Self { folder };
         let owner = scratch.folder.join(OWNER_FILE);
         std::fs::write(&owner, std::process::id().to_string())
@@ -74,8 +82,13 @@ pub fn spill_error(path: &Path, e: std::io::Error) -> PipelineError {
 }
 
 impl Drop for Scratch {
+    /// Removes the run's folder, and the output's parent folder when no other run uses it.
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
+        if let Some(parent) = self.folder.parent() {
+            // Fails, harmlessly, while another run's folder is in it.
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 
@@ -129,8 +142,13 @@ mod tests {
         let second_path = second.path().to_path_buf();
         drop(second);
         assert!(!second_path.exists(), "a finished run removes its folder");
+        assert!(parent.exists(), "the parent stays while a live run uses it");
+        drop(first);
+        assert!(!parent.exists(), "the last run to end removes the empty parent");
+        let third = Scratch::create(Some(dir), "file:///out").unwrap();
+        assert!(third.path().is_dir(), "a later run creates the parent again");
         // Another output's runs are not touched.
         let other = Scratch::create(Some(dir), "file:///other").unwrap();
-        assert_ne!(other.path().parent(), first.path().parent());
+        assert_ne!(other.path().parent(), Some(parent.as_path()));
     }
 }

@@ -73,14 +73,40 @@ fn main() {
 fn device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::new_cuda(0)?),
+        "cuda" => cuda(0),
         other => {
             let ordinal = other
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .with_context(|| format!("unknown device `{other}` (cpu, cuda or cuda:N)"))?;
-            Ok(Device::new_cuda(ordinal)?)
+            cuda(ordinal)
         }
+    }
+}
+
+/// GPU `ordinal`, in a build without CUDA: an error that says how to get one.
+#[cfg(not(feature = "cuda"))]
+fn cuda(_ordinal: usize) -> Result<Device> {
+    anyhow::bail!(
+        "this maskforge-train was built without CUDA; build it with `--features cuda` \
+         (bash scripts/cuda_build.sh --release, see docs/training.md) or use --device cpu"
+    )
+}
+
+/// GPU `ordinal`; a machine without the NVIDIA driver is told so instead of failing (or
+/// panicking) inside the CUDA library loader.
+#[cfg(feature = "cuda")]
+fn cuda(ordinal: usize) -> Result<Device> {
+    let driver = std::path::Path::new("/proc/driver/nvidia/version");
+    if cfg!(target_os = "linux") && !driver.exists() {
+        anyhow::bail!(
+            "no NVIDIA GPU driver on this machine ({} is missing); use --device cpu",
+            driver.display()
+        );
+    }
+    match std::panic::catch_unwind(|| Device::new_cuda(ordinal)) {
+        Ok(device) => Ok(device.with_context(|| format!("no usable CUDA GPU {ordinal}"))?),
+        Err(_) => anyhow::bail!("the CUDA driver library could not be loaded (is libcuda.so on the library path?)"),
     }
 }
 

@@ -83,4 +83,26 @@ fn trains_checkpoints_and_resumes_from_the_command_line() {
         !device.status.success() && stderr.contains("unknown device `tpu`"),
         "{stderr}"
     );
+    // Asked for a GPU, a build without CUDA (or, with it, a machine without the NVIDIA driver)
+    // says so, names the way out and writes nothing.
+    let gpu_out = tmp.path().join("gpu");
+    let gpu = train(&[
+        "--data",
+        data,
+        "--preset",
+        "tiny",
+        "--out",
+        gpu_out.to_str().unwrap(),
+        "--device",
+        "cuda",
+    ]);
+    let stderr = String::from_utf8_lossy(&gpu.stderr);
+    let expected = if cfg!(feature = "cuda") {
+        "no NVIDIA GPU driver on this machine"
+    } else {
+        "built without CUDA; build it with `--features cuda`"
+    };
+    assert!(!gpu.status.success() && stderr.contains(expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!gpu_out.exists(), "nothing written for a device that cannot be used");
 }
