@@ -628,10 +628,11 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn multipart_writes_read_back_whole() {
         let data: Vec<u8> = (0..(12u32 << 20)).map(|i| (i % 251) as u8).collect();
-        for location in [Location::parse("memory://multipart/x.bin").unwrap(), {
-            let dir = tempfile::tempdir().unwrap().keep();
-            Location::parse(dir.join("x.bin").to_str().unwrap()).unwrap()
-        }] {
+        let dir = tempfile::tempdir().unwrap();
+        for location in [
+            Location::parse("memory://multipart/x.bin").unwrap(),
+            Location::parse(dir.path().join("x.bin").to_str().unwrap()).unwrap(),
+        ] {
             location
                 .write_in_parts(Bytes::from(data.clone()), 5 << 20)
                 .await
