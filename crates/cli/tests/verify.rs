@@ -319,3 +319,130 @@ fn the_scheduled_ci_template_builds_verifies_and_reports_each_epoch() {
         );
     }
 }
+
+/// `array`'s rows with `change(row, values)` applied to each row's values (a list column of
+/// `T`), as a new list column of the same type.
+fn map_list<T: arrow::datatypes::ArrowPrimitiveType>(
+    batch: &arrow::record_batch::RecordBatch,
+    name: &str,
+    change: impl Fn(usize, &mut Vec<T::Native>),
+) -> arrow::array::ArrayRef {
+    use arrow::array::{Array, AsArray, PrimitiveArray};
+    let list = batch.column_by_name(name).unwrap().as_list::<i32>().clone();
+    let offsets = list.value_offsets().to_vec();
+    let mut values = list.values().as_primitive::<T>().values().to_vec();
+    for row in 0..list.len() {
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let mut part = values[start..end].to_vec();
+        change(row, &mut part);
+        assert_eq!(part.len(), end - start, "map_list keeps lengths");
+        values[start..end].copy_from_slice(&part);
+    }
+    with_list_values(
+        &list,
+        std::sync::Arc::new(PrimitiveArray::<T>::from_iter_values(values)),
+    )
+}
+
+#[test]
+fn deep_verification_checks_every_value_range_of_the_contract() {
+    use arrow::array::{ArrayRef, Int8Array, UInt8Array};
+    use arrow::datatypes::{UInt8Type, UInt32Type};
+    use arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // The quickstart: SOP pairs, the Chinese BERT vocabulary ([CLS] 101, [SEP] 102).
+    run_quickstart(&out, &["--input", &corpus("zh/fortunes-zh.txt")]);
+    let rows = |batch: &RecordBatch| batch.num_rows();
+    type Craft = Box<dyn Fn(RecordBatch) -> RecordBatch>;
+    let crafts: Vec<(&str, Craft)> = vec![
+        (
+            "token type 7 is not 0 or 1",
+            Box::new(|b| {
+                let list = map_list::<UInt8Type>(&b, "token_type_ids", |_, v| v.fill(7));
+                replace_column(b, "token_type_ids", list)
+            }),
+        ),
+        (
+            "sop_label 5 is not -1, 0 or 1",
+            Box::new(move |b| {
+                let n = rows(&b);
+                replace_column(b, "sop_label", Arc::new(Int8Array::from(vec![5i8; n])) as ArrayRef)
+            }),
+        ),
+        (
+            "pair type 3 does not occur in a Sop epoch",
+            Box::new(move |b| {
+                let n = rows(&b);
+                replace_column(b, "pair_type", Arc::new(UInt8Array::from(vec![3u8; n])) as ArrayRef)
+            }),
+        ),
+        (
+            "do not match pair type",
+            Box::new(|b| {
+                use arrow::array::AsArray;
+                let sop = b
+                    .column_by_name("sop_label")
+                    .unwrap()
+                    .as_primitive::<arrow::datatypes::Int8Type>();
+                let flipped: Int8Array = sop.iter().map(|l| l.map(|l| 1 - l)).collect();
+                replace_column(b, "sop_label", Arc::new(flipped) as ArrayRef)
+            }),
+        ),
+        (
+            "is outside the vocabulary of 21128",
+            Box::new(|b| {
+                let list = map_list::<UInt32Type>(&b, "input_ids", |row, v| {
+                    if row == 3 {
+                        v[1] = 21128;
+                    }
+                });
+                replace_column(b, "input_ids", list)
+            }),
+        ),
+        (
+            "the first token is Some(100), not the start token Some(101)",
+            Box::new(|b| {
+                let list = map_list::<UInt32Type>(&b, "input_ids", |row, v| {
+                    if row == 2 {
+                        v[0] = 100;
+                    }
+                });
+                replace_column(b, "input_ids", list)
+            }),
+        ),
+        (
+            "holds the special token 102",
+            Box::new(|b| {
+                let list = map_list::<UInt32Type>(&b, "masked_labels", |_, v| {
+                    if let Some(first) = v.first_mut() {
+                        *first = 102;
+                    }
+                });
+                replace_column(b, "masked_labels", list)
+            }),
+        ),
+    ];
+    for (expected, craft) in crafts {
+        let copy = tmp.path().join("copy");
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(&out, &copy);
+        let epoch = copy.join("epochs/0");
+        craft_shard(&epoch, craft);
+        // Checksums and footer are right: the plain check passes, the deep one names the row.
+        let plain = verify(&epoch, &[]);
+        assert!(
+            plain.status.success(),
+            "{expected}: {}",
+            String::from_utf8_lossy(&plain.stdout)
+        );
+        let (_, lines) = problems(&epoch, &["--deep"]);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("part-00000.parquet") && l.contains(expected) && l.contains("row ")),
+            "{expected}: {lines:?}"
+        );
+    }
+}

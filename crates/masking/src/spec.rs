@@ -25,6 +25,11 @@ impl PairTask {
     pub fn builds_pairs(self) -> bool {
         matches!(self, PairTask::Nsp | PairTask::Sop)
     }
+
+    /// Whether the task packs sequences (RoBERTa) instead of building pairs.
+    pub fn is_packing(self) -> bool {
+        !self.builds_pairs()
+    }
 }
 
 /// How SOP treats a chunk of one sentence.

@@ -285,30 +285,32 @@ fn check_balanced(shards: &[ShardEntry], report: &mut VerifyReport) {
     }
 }
 
-/// The deep check of one split's rows: decoded (checked), ids inside the vocabulary, dense
-/// example ids, and each example's first segment, labels restored, a run of its document's
-/// tokens (when the epoch's documents dataset is at hand).
+/// The deep check of one split's rows: decoded (every value range of the contract checked
+/// there, against the manifest's vocabulary, task and sequence length), dense example ids, the
+/// special tokens where the pipeline puts them, and each example's first segment, labels
+/// restored, a run of its document's tokens (when the epoch's documents dataset is at hand).
 struct DeepExamples<'a> {
     view: &'a Dataset<ExamplesManifest>,
-    vocab_size: u64,
-    /// The separator's id and the documents' tokens, when both are known.
-    restore: Option<(u32, &'a HashMap<u64, Vec<u32>>)>,
+    /// The ids of the first token and the segment separator, when the vocabulary names them.
+    specials: Option<(u32, u32)>,
+    /// The documents' tokens, when the documents dataset is at hand.
+    documents: Option<&'a HashMap<u64, Vec<u32>>>,
     next_id: u64,
 }
 
 impl<'a> DeepExamples<'a> {
     async fn new(view: &'a Dataset<ExamplesManifest>, documents: Option<&'a HashMap<u64, Vec<u32>>>) -> Self {
-        let manifest = view.manifest();
         let vocab = view.read_vocabulary().await.unwrap_or_default();
-        let sep = manifest
+        let id = |token: &str| vocab.iter().position(|t| t == token).map(|i| i as u32);
+        let specials = view
+            .manifest()
             .spec
             .as_ref()
-            .and_then(|spec| vocab.iter().position(|t| *t == spec.pairs.sep_token))
-            .map(|i| i as u32);
+            .and_then(|spec| id(&spec.pairs.cls_token).zip(id(&spec.pairs.sep_token)));
         Self {
             view,
-            vocab_size: manifest.vocab.size,
-            restore: sep.zip(documents),
+            specials,
+            documents,
             next_id: 0,
         }
     }
@@ -340,16 +342,11 @@ impl<'a> DeepExamples<'a> {
         if e.example_id != expected {
             return Some(format!("example_id {}, expected {expected}", e.example_id));
         }
-        let vocab_size = self.vocab_size;
-        if let Some(id) = e
-            .input_ids
-            .iter()
-            .chain(&e.masked_labels)
-            .find(|&&id| u64::from(id) >= vocab_size)
-        {
-            return Some(format!("id {id} is outside the vocabulary of {vocab_size}"));
+        let (cls, sep) = self.specials?;
+        if let Some(what) = special_tokens(e, cls, sep) {
+            return Some(what);
         }
-        let (sep, documents) = self.restore?;
+        let documents = self.documents?;
         let mut restored = e.input_ids.clone();
         for (&p, &label) in e.masked_positions.iter().zip(&e.masked_labels) {
             if let Some(slot) = restored.get_mut(usize::from(p)) {
@@ -367,6 +364,35 @@ impl<'a> DeepExamples<'a> {
             Some(_) => None,
         }
     }
+}
+
+/// Where the special tokens must be: `cls` first, `sep` last and at the end of the first
+/// segment (just before the first token of type 1), none of them masked (a `sep` inside a
+/// packed segment separates documents and is special too; text never encodes to either).
+fn special_tokens(e: &Example, cls: u32, sep: u32) -> Option<String> {
+    let ids = &e.input_ids;
+    let (first, last) = (ids.first().copied(), ids.last().copied());
+    if first != Some(cls) {
+        return Some(format!("the first token is {first:?}, not the start token Some({cls})"));
+    }
+    if last != Some(sep) {
+        return Some(format!("the last token is {last:?}, not the separator Some({sep})"));
+    }
+    let second = e.token_type_ids.iter().position(|&t| t == 1);
+    if let Some(b) = second
+        && ids.get(b.wrapping_sub(1)) != Some(&sep)
+    {
+        return Some(format!("segment 1 starts at token {b}, not after a separator"));
+    }
+    let masked_special = e
+        .masked_positions
+        .iter()
+        .zip(&e.masked_labels)
+        .find(|&(_, &l)| l == cls || l == sep);
+    if let Some((p, label)) = masked_special {
+        return Some(format!("masked position {p} holds the special token {label}"));
+    }
+    None
 }
 
 /// The tokens of every document of the documents dataset the epoch was built from

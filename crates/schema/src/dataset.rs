@@ -55,8 +55,9 @@ pub trait Contract: DeserializeOwned {
     }
     /// Checks a shard's Arrow schema.
     fn check_schema(schema: &Schema) -> Result<(), String>;
-    /// Decodes one record batch; `first_row` is the shard row of its first row.
-    fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Self::Row>, String>;
+    /// Decodes one record batch, each row checked against this manifest's rules; `first_row`
+    /// is the shard row of its first row.
+    fn decode(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<Self::Row>, String>;
 }
 
 impl Contract for DocumentsManifest {
@@ -73,7 +74,7 @@ impl Contract for DocumentsManifest {
     fn check_schema(schema: &Schema) -> Result<(), String> {
         documents::check_schema(schema)
     }
-    fn decode(batch: &RecordBatch, _first_row: u64) -> Result<Vec<Self::Row>, String> {
+    fn decode(&self, batch: &RecordBatch, _first_row: u64) -> Result<Vec<Self::Row>, String> {
         documents::decode(batch)
     }
 }
@@ -98,8 +99,8 @@ impl Contract for ExamplesManifest {
     fn check_schema(schema: &Schema) -> Result<(), String> {
         examples::check_schema(schema)
     }
-    fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Self::Row>, String> {
-        examples::decode(batch, first_row)
+    fn decode(&self, batch: &RecordBatch, first_row: u64) -> Result<Vec<Self::Row>, String> {
+        examples::decode(batch, first_row, &self.row_rules())
     }
 }
 
@@ -229,7 +230,7 @@ impl<M: Contract> Dataset<M> {
         let mut rows = 0u64;
         for batch in builder.build().map_err(|e| bad(&e))? {
             let batch = batch.map_err(|e| bad(&e))?;
-            let decoded = M::decode(&batch, rows).map_err(|e| bad(&e))?;
+            let decoded = self.manifest.decode(&batch, rows).map_err(|e| bad(&e))?;
             rows += decoded.len() as u64;
             each(decoded);
         }

@@ -1,6 +1,7 @@
 //! The examples dataset's contract: one row per training example of an epoch, unpadded, masks
 //! applied; its Arrow schema, row type, encoding and checked decoding.
 
+use crate::RowRules;
 use crate::columns::{Columns, booleans, values};
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int8Builder, ListBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
@@ -216,8 +217,9 @@ pub fn encode(rows: &[Example], with_bin: bool) -> Result<RecordBatch, ArrowErro
 }
 
 /// Decodes a record batch of the examples schema (checked with [`check_schema`] first) into
-/// rows, each checked with [`Example::check`]; `first_row` numbers the rows in errors.
-pub fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Example>, String> {
+/// rows, each checked with [`Example::check`] and the epoch's `rules`; `first_row` numbers the
+/// rows in errors.
+pub fn decode(batch: &RecordBatch, first_row: u64, rules: &RowRules) -> Result<Vec<Example>, String> {
     let columns = Columns(batch);
     let (example_ids, doc_ids) = (
         columns.primitive::<UInt64Type>(EXAMPLE_ID)?,
@@ -258,7 +260,7 @@ pub fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Example>, Strin
             sop_label: sop.value(row),
             bin: bins.map_or(0, |b| b.value(row)),
         };
-        example.check().map_err(|e| {
+        example.check().and_then(|()| rules.check(&example)).map_err(|e| {
             format!(
                 "row {} (example {}): {e}",
                 first_row + row as u64 + 1,
@@ -273,6 +275,12 @@ pub fn decode(batch: &RecordBatch, first_row: u64) -> Result<Vec<Example>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RULES: RowRules = RowRules {
+        vocab_size: 1000,
+        task: Some(maskforge_masking::PairTask::Nsp),
+        max_seq_length: Some(16),
+    };
 
     fn example(id: u64) -> Example {
         Example {
@@ -296,10 +304,10 @@ mod tests {
         let rows = vec![example(0), example(1)];
         let batch = encode(&rows, true).unwrap();
         check_schema(batch.schema().as_ref()).unwrap();
-        assert_eq!(decode(&batch, 0).unwrap(), rows);
+        assert_eq!(decode(&batch, 0, &RULES).unwrap(), rows);
         let batch = encode(&rows, false).unwrap();
         check_schema(batch.schema().as_ref()).unwrap();
-        let back = decode(&batch, 0).unwrap();
+        let back = decode(&batch, 0, &RULES).unwrap();
         assert!(back.iter().all(|e| e.bin == 0), "without the column the bin reads as 0");
         assert_eq!(back[1].input_ids, rows[1].input_ids);
     }
@@ -307,7 +315,8 @@ mod tests {
     #[test]
     fn decode_rejects_rows_that_break_the_contract_naming_the_row() {
         type Breaks = fn(&mut Example);
-        let broken: [(&str, Breaks); 6] = [
+        let broken: [(&str, Breaks); 7] = [
+            ("token type 7", |e| e.token_type_ids[5] = 7),
             ("outside the 6 tokens", |e| e.masked_positions[1] = 6),
             ("do not increase", |e| e.masked_positions = vec![4, 1]),
             ("mask kind 7", |e| e.mask_kinds[0] = 7),
@@ -323,7 +332,7 @@ mod tests {
             let mut bad = example(5);
             breaks(&mut bad);
             let batch = encode(&[example(4), bad], true).unwrap();
-            let err = decode(&batch, 100).unwrap_err();
+            let err = decode(&batch, 100, &RULES).unwrap_err();
             assert!(
                 err.contains("row 102 (example 5)") && err.contains(expected),
                 "{expected}: {err}"

@@ -9,8 +9,10 @@ mod dataset;
 pub mod documents;
 pub mod examples;
 pub mod manifest;
+mod row_rules;
 
 pub use dataset::{Contract, Dataset, DatasetError};
+pub use row_rules::RowRules;
 
 pub use manifest::{
     DocumentCounts, DocumentsManifest, EpochSpec, EpochStats, ExamplesManifest, FileEntry, InputEntry,

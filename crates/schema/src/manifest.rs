@@ -311,6 +311,16 @@ pub struct ExamplesManifest {
 }
 
 impl ExamplesManifest {
+    /// The rules every row of this epoch keeps: ids inside its vocabulary, its task's token
+    /// types and labels, its sequence length.
+    pub fn row_rules(&self) -> crate::RowRules {
+        crate::RowRules {
+            vocab_size: self.vocab.size,
+            task: self.spec.as_ref().map(|s| s.pairs.task),
+            max_seq_length: self.spec.as_ref().map(|s| s.pairs.max_seq_length),
+        }
+    }
+
     /// The shards and statistics of `split` (`None` when the epoch has no such split).
     pub fn section(&self, split: Split) -> Option<(&[ShardEntry], &EpochStats)> {
         match split {

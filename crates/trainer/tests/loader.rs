@@ -227,6 +227,67 @@ fn a_changed_shard_is_refused_by_name() {
     assert!(missing.contains("no manifest.json"), "{missing}");
 }
 
+/// A shard rewritten with token types of 7 (footer, checksum and row count fixed, as a careful
+/// forger would): the loader refuses it naming the file and row, before the model's embedding
+/// lookup could fail on index 7.
+#[test]
+fn a_row_outside_the_contract_is_refused_by_file_and_row() {
+    use arrow::array::{Array, AsArray, ListArray, UInt8Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = english_nsp(tmp.path(), &[]);
+    let dataset = ExamplesDataset::open(dir.to_str().unwrap()).unwrap();
+    let entry = dataset.manifest().shards[0].clone();
+    let shard = dir.join(&entry.path);
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&shard).unwrap())
+            .unwrap();
+    let metadata = reader.metadata().file_metadata().key_value_metadata().cloned();
+    let schema = reader.schema().clone();
+    let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let index = schema.index_of("token_type_ids").unwrap();
+    let types = batch.column(index).as_list::<i32>().clone();
+    let sevens = UInt8Array::from(vec![7u8; types.values().len()]);
+    let item = Arc::new(Field::new("item", DataType::UInt8, false));
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(ListArray::new(
+        item,
+        types.offsets().clone(),
+        Arc::new(sevens),
+        types.nulls().cloned(),
+    ));
+    let batch = arrow::record_batch::RecordBatch::try_new(Arc::new(Schema::clone(&schema)), columns).unwrap();
+    let mut bytes = Vec::new();
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(metadata)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    std::fs::write(&shard, &bytes).unwrap();
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["shards"][0]["bytes"] = bytes.len().into();
+    manifest["shards"][0]["sha256"] = maskforge_store::sha256_hex(&bytes).into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    let dataset = Arc::new(ExamplesDataset::open(dir.to_str().unwrap()).unwrap());
+    let reading_all = LoaderOptions {
+        held_out: vec![],
+        ..options(0, 1, 8)
+    };
+    let error = Loader::new(dataset, reading_all, LoaderState::default())
+        .unwrap()
+        .find_map(|step| step.err())
+        .expect("the loader refuses the crafted shard")
+        .to_string();
+    assert!(
+        error.contains("part-00000.parquet") && error.contains("row 1 (example") && error.contains("token type 7"),
+        "{error}"
+    );
+}
+
 #[test]
 fn remasking_gives_fresh_masks_of_the_same_tokens() {
     let tmp = tempfile::tempdir().unwrap();
