@@ -1,5 +1,6 @@
 //! `maskforge`: turns raw text corpora into BERT-family pretraining data.
 
+mod output_file;
 mod progress;
 
 use anyhow::{Context, Result};
@@ -98,9 +99,12 @@ enum Command {
         /// The datasets (URL or NAME=URL), then the query.
         #[arg(required = true, num_args = 1.., value_name = "DATASET_URL|QUERY")]
         args: Vec<String>,
-        /// How to print the result.
+        /// How to print the result (table: at most 10,000 rows; csv and json stream them all).
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
+        /// The most memory the query may use, e.g. 2GiB (default: a quarter of this machine's).
+        #[arg(long, value_name = "SIZE", value_parser = maskforge_pipeline::QueryLimits::parse_size)]
+        memory_limit: Option<usize>,
     },
 }
 
@@ -204,6 +208,11 @@ fn main() -> ExitCode {
     progress::redact_panics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.downcast_ref(), Some(maskforge_pipeline::PipelineError::Interrupted)) => {
+            eprintln!("interrupted");
+            // The shells' status for a command stopped by SIGINT (128 + 2).
+            ExitCode::from(130)
+        }
         Err(e) => {
             progress::report_error(&e);
             ExitCode::FAILURE
@@ -252,14 +261,22 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { dataset, deep, json } => return run_verify(&dataset, deep, json),
-        Command::Sql { args, format } => run_sql(&args, format)?,
+        Command::Sql {
+            args,
+            format,
+            memory_limit,
+        } => run_sql(&args, format, memory_limit)?,
         Command::Report { datasets, out, json } => {
-            if let Some(out) = &out {
-                refuse_inside_datasets(out, &datasets)?;
-            }
+            let target = match &out {
+                Some(out) => {
+                    refuse_inside_datasets(out, &datasets)?;
+                    Some(output_file::target("--out", out)?)
+                }
+                None => None,
+            };
             let report = maskforge_pipeline::report(&datasets).context("report failed")?;
-            if let Some(out) = &out {
-                write_atomically(out, report.html.as_bytes())
+            if let (Some(out), Some(target)) = (&out, &target) {
+                output_file::write_atomically(target, report.html.as_bytes())
                     .with_context(|| format!("cannot write {}", out.display()))?;
             }
             if json {
@@ -404,8 +421,8 @@ fn run_verify(dataset: &str, deep: bool, json: bool) -> Result<()> {
 
 /// `maskforge sql`: the datasets, then the query, the result on stdout. A reader that stops
 /// early (`| head`) ends the command quietly.
-fn run_sql(args: &[String], format: SqlFormat) -> Result<()> {
-    use maskforge_pipeline::{PipelineError, QueryFormat, TableSource};
+fn run_sql(args: &[String], format: SqlFormat, memory_limit: Option<usize>) -> Result<()> {
+    use maskforge_pipeline::{PipelineError, QueryFormat, QueryLimits, TableSource};
     let (query, datasets) = match args.split_last() {
         Some((query, datasets)) if !datasets.is_empty() => (query, datasets),
         _ => anyhow::bail!("sql needs at least one dataset and a query: maskforge sql DATASET_URL... QUERY"),
@@ -416,7 +433,11 @@ fn run_sql(args: &[String], format: SqlFormat) -> Result<()> {
         SqlFormat::Csv => QueryFormat::Csv,
         SqlFormat::Json => QueryFormat::Json,
     };
-    match maskforge_pipeline::sql(&sources, query, format, &mut std::io::stdout().lock()) {
+    let limits = match memory_limit {
+        Some(memory_bytes) => QueryLimits { memory_bytes },
+        None => QueryLimits::default(),
+    };
+    match maskforge_pipeline::sql(&sources, query, format, &limits, &mut std::io::stdout().lock()) {
         Err(PipelineError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map(|_| ()).context("sql failed"),
     }
@@ -443,23 +464,6 @@ fn refuse_inside_datasets(out: &std::path::Path, datasets: &[String]) -> Result<
             );
         }
     }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half a
-/// page and a failed run leaves the earlier page in place.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(folder)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    // A page to share: readable by others like any file the user writes (not 0600).
-    std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

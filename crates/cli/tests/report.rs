@@ -329,6 +329,63 @@ fn the_report_renders_in_chromium_and_its_charts_hold_the_manifests_numbers() {
     }
     assert_eq!(manifest(&e0)["epoch"], 0);
     assert!(!e0.join("report.html").exists());
+    // Only a new path or a regular file is written: a device, a FIFO, a socket, a folder or a
+    // link to one is refused and left as it was (never renamed over).
+    let specials = tmp.path().join("specials");
+    std::fs::create_dir_all(&specials).unwrap();
+    let fifo = specials.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let socket = specials.join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut refused = vec![
+        (fifo.clone(), "is a FIFO"),
+        (socket, "is a socket"),
+        (specials.clone(), "is a folder"),
+    ];
+    // A character device node of our own (the full device's numbers) where mknod is allowed
+    // (root, as in CI); /dev itself is never a test target.
+    let device = specials.join("full");
+    if std::process::Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "7"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        refused.push((device.clone(), "is a character device"));
+        let link = specials.join("link-to-device");
+        std::os::unix::fs::symlink(&device, &link).unwrap();
+        refused.push((link, "a character device, not a regular file"));
+    } else {
+        eprintln!("mknod is not allowed here: the character-device case is not run");
+    }
+    let dangling = specials.join("dangling");
+    std::os::unix::fs::symlink(specials.join("nothing"), &dangling).unwrap();
+    refused.push((dangling, "a symbolic link to nothing"));
+    for (path, what) in &refused {
+        let kind_before = std::fs::symlink_metadata(path).unwrap().file_type();
+        let error = maskforge_err(&["report", e0.to_str().unwrap(), "--out", path.to_str().unwrap()]);
+        assert!(
+            error.contains(what) && error.contains("--out"),
+            "{}: {error}",
+            path.display()
+        );
+        assert_eq!(std::fs::symlink_metadata(path).unwrap().file_type(), kind_before);
+    }
+    // A link to a regular file writes the file it names, and keeps the link.
+    let real = specials.join("real.html");
+    std::fs::write(&real, "old").unwrap();
+    let link = specials.join("link.html");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    maskforge_ok(&["report", e0.to_str().unwrap(), "--out", link.to_str().unwrap()]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("<svg"));
+
     let nowhere = PathBuf::from(tmp.path()).join("no/such/folder/report.html");
     let error = maskforge_err(&["report", e0.to_str().unwrap(), "--out", nowhere.to_str().unwrap()]);
     assert!(error.contains("no/such/folder"), "{error}");

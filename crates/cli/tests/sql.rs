@@ -211,3 +211,112 @@ fn only_listed_shards_are_read_and_misuse_is_refused() {
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     assert!(done.stderr.is_empty(), "{}", String::from_utf8_lossy(&done.stderr));
 }
+
+/// `maskforge sql ARGS...` run from `cwd`: its exit code, stdout and stderr.
+fn sql_run(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_maskforge"))
+        .arg("sql")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn queries_are_bounded_in_memory_and_output_and_stop_on_sigint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_quickstart(&out, &[]);
+    let documents = out.join("documents");
+    let docs = documents.to_str().unwrap();
+
+    // Functions that build values of a size their arguments choose are refused before they
+    // allocate; an aggregation past the memory pool fails instead of growing.
+    for (query, expected) in [
+        (
+            "SELECT length(repeat('x', 2000000000))",
+            "repeat() would build 2000000000 bytes",
+        ),
+        ("SELECT length(lpad('x', 1000000000, 'y'))", "lpad() would build"),
+        ("SELECT cardinality(range(1, 2000000000))", "range() would build"),
+        (
+            "SELECT cardinality(array_repeat(1, 500000000))",
+            "array_repeat() would build",
+        ),
+        (
+            "SELECT cardinality(array_agg(value)) FROM generate_series(1, 2000000000)",
+            "Resources exhausted",
+        ),
+    ] {
+        let (code, _, stderr) = sql_run(tmp.path(), &[docs, query, "--memory-limit", "64MiB"]);
+        assert_eq!(code, Some(1), "{query}: {stderr}");
+        assert!(
+            stderr.contains(expected) && stderr.contains("emory"),
+            "{query}: {stderr}"
+        );
+    }
+    // The same functions at sizes within the limit give datafusion's answers.
+    let small = sql_json(
+        tmp.path(),
+        &[
+            docs,
+            "SELECT repeat('ab', 3) AS r, lpad('x', 3, '-') AS l, rpad('x', 2, '.') AS p, \
+             cardinality(range(0, 5)) AS n, array_repeat(7, 2) AS a, array_resize([1], 3, 0) AS z",
+        ],
+    );
+    assert_eq!(small[0]["r"], "ababab");
+    assert_eq!(small[0]["l"], "--x");
+    assert_eq!(small[0]["p"], "x.");
+    assert_eq!(small[0]["n"], 5);
+    assert_eq!(small[0]["a"], serde_json::json!([7, 7]));
+    assert_eq!(small[0]["z"], serde_json::json!([1, 0, 0]));
+    let (code, _, stderr) = sql_run(tmp.path(), &[docs, "SELECT 1", "--memory-limit", "lots"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--memory-limit") && stderr.contains("`lots` is not a size"),
+        "{stderr}"
+    );
+
+    // A table holds at most 10,000 rows and says it cut the result; CSV streams all of them.
+    let (code, table, _) = sql_run(tmp.path(), &[docs, "SELECT value FROM generate_series(1, 30000)"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        table.contains("| 10000 |") && !table.contains("| 10001 |"),
+        "{}",
+        &table[table.len() - 300..]
+    );
+    assert!(table.contains("the first 10000 rows; the result has more"));
+    let (_, csv, _) = sql_run(
+        tmp.path(),
+        &[docs, "SELECT value FROM generate_series(1, 30000)", "--format", "csv"],
+    );
+    assert_eq!(csv.lines().count(), 30001);
+
+    // SIGINT stops a long query with the shells' status 130, also when the shell that started
+    // it made it ignore SIGINT (as a non-interactive shell does for `cmd &`).
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' INT; exec '{}' sql '{docs}' 'SELECT count(*) FROM generate_series(1, 100000000000)'",
+            env!("CARGO_BIN_EXE_maskforge")
+        ))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+}

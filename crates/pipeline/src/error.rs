@@ -41,6 +41,9 @@ pub enum PipelineError {
     /// A worker thread could not be started or failed.
     #[error("internal: {0}")]
     Internal(String),
+    /// Stopped by SIGINT (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl From<maskforge_schema::DatasetError> for PipelineError {

@@ -26,7 +26,7 @@ pub use lease::{LEASE_FILE, LEASE_SECS_VARIABLE};
 pub use maskforge_schema::Split;
 pub use prepare::{PrepareOptions, PrepareReport, prepare};
 pub use progress::{Progress, Silent};
-pub use query::{QueryFormat, TableSource, sql};
+pub use query::{QueryFormat, QueryLimits, TABLE_ROWS, TableSource, sql};
 pub use report::{Report, report};
 pub use resources::{load_text_processor, load_tokenizer};
 pub use verify::{Problem, VerifyReport, verify};

@@ -8,7 +8,7 @@ mod svg;
 
 use crate::PipelineError;
 use crate::dataset::{PublishedDataset, io_runtime};
-use crate::query::{TableSource, query_context};
+use crate::query::{QueryLimits, TableSource, query_context};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
@@ -92,10 +92,13 @@ async fn documents_section(
         "Input records that gave no document, by reason (counts.skipped).",
     );
 
-    let ctx = query_context(&[TableSource {
-        name: Some("documents".to_owned()),
-        url: url.to_owned(),
-    }])
+    let ctx = query_context(
+        &[TableSource {
+            name: Some("documents".to_owned()),
+            url: url.to_owned(),
+        }],
+        &QueryLimits::default(),
+    )
     .await?;
     let per_source = rows(
         &ctx,
