@@ -1060,3 +1060,42 @@ fn odd_inputs_are_read_as_a_user_means_them() {
     );
     assert_eq!(m["counts"]["documents_out"], 1);
 }
+
+// 14. Settings that would publish an empty split, or no example at all, are refused before
+// any work, naming the key; nothing is written under epochs/.
+#[test]
+fn settings_that_leave_a_split_empty_are_refused_before_any_work() {
+    let job = Job::new();
+    let input = corpus("zh/fortunes-zh.txt");
+    job.ok("prepare", &input, &[]);
+    for (setting, expected) in [
+        ("output.test_fraction=0.999999", "output.test_fraction"),
+        (
+            "output.validation_fraction=1e-12",
+            "1e-12 leaves the validation split empty",
+        ),
+        ("sources.0.weight=1e-9", "the epoch would hold no example"),
+    ] {
+        let error = job.err("epoch", &input, &["--epoch", "0", "--set", setting]);
+        assert!(error.contains(expected), "{setting}: {error}");
+        assert!(!job.out().join("epochs/0").exists(), "{setting}: something was written");
+    }
+    let error = job.err(
+        "epoch",
+        &input,
+        &["--epoch", "0", "--set", "output.test_fraction=0.999999"],
+    );
+    assert!(error.contains("leave the train split empty"), "{error}");
+    // Fractions that give a split a document or more in expectation still build.
+    job.ok(
+        "epoch",
+        &input,
+        &["--epoch", "0", "--set", "output.validation_fraction=0.001"],
+    );
+    assert!(
+        manifest(&job.out().join("epochs/0"))["validation"]["stats"]["examples"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}

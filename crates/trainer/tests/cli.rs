@@ -106,3 +106,35 @@ fn trains_checkpoints_and_resumes_from_the_command_line() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!gpu_out.exists(), "nothing written for a device that cannot be used");
 }
+
+/// Held-out shards that hold no example (an epoch of 21 examples in 32 shards): the trainer
+/// refuses to start instead of reporting a loss of 0 on 0 examples.
+#[test]
+fn an_empty_evaluation_set_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = repo().join("assets/quickstart/zh-sample.txt");
+    let data = common::epoch_dataset(
+        &tmp.path().join("data"),
+        "quickstart.toml",
+        &[sample.to_str().unwrap()],
+        &["output.example_shards=32"],
+    );
+    let out = tmp.path().join("ckpt");
+    let run = train(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("held-out shards") && stderr.contains("holds no example"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

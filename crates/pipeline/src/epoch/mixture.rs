@@ -58,6 +58,17 @@ impl Mixture {
         Ok(mixture)
     }
 
+    /// The documents an epoch draws in expectation: each documents shard's rows times its
+    /// source's weight.
+    pub fn expected_draws(&self, documents: &DocumentsManifest) -> f64 {
+        documents
+            .shards
+            .iter()
+            .zip(&self.shard_sources)
+            .map(|(shard, source)| shard.rows as f64 * source.map_or(1.0, |s| self.weights[s as usize]))
+            .sum()
+    }
+
     /// Whether some source has a weight other than 1 (the epoch's content then names them).
     pub fn is_weighted(&self) -> bool {
         self.weights.iter().any(|&w| w != 1.0)

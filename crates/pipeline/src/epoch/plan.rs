@@ -92,6 +92,7 @@ impl EpochPlan {
         };
         let masker = Masker::new(&spec.masking, vocab, similar, config.seed);
         let mixture = Mixture::new(config, documents.manifest(), &documents.root().url(), epoch)?;
+        check_splits_fill(config, &documents, &mixture)?;
         let model_files = super::model_files::model_files(config, &tokenizer, &spec)?;
 
         let mut content = serde_json::json!({
@@ -176,6 +177,68 @@ fn check_documents_config(
             differing.join(", ")
         ),
     ))
+}
+
+/// Refuses, before any work, settings under which a split would get no document: the
+/// documents drawn into each split in expectation (documents times their source's weight
+/// times the split's fraction) must be at least one, or the epoch would be published with an
+/// empty split (a trainer then reports a loss of 0 on 0 examples).
+fn check_splits_fill(
+    config: &PipelineConfig,
+    documents: &Dataset<DocumentsManifest>,
+    mixture: &Mixture,
+) -> Result<(), PipelineError> {
+    let drawn = mixture.expected_draws(documents.manifest());
+    let location = documents.root().url();
+    if drawn < 1.0 {
+        return Err(PipelineError::Resource {
+            what: "sources.N.weight",
+            location,
+            message: format!(
+                "the source weights {:?} draw {drawn:.3e} of the {} documents in expectation: the epoch would hold no example",
+                mixture.weights(),
+                documents.manifest().counts.documents_out
+            ),
+        });
+    }
+    let output = &config.output;
+    let (v, t) = (output.validation_fraction, output.test_fraction);
+    let splits = [
+        (
+            "train",
+            1.0 - v - t,
+            if v >= t {
+                "output.validation_fraction"
+            } else {
+                "output.test_fraction"
+            },
+        ),
+        ("validation", v, "output.validation_fraction"),
+        ("test", t, "output.test_fraction"),
+    ];
+    for (split, fraction, key) in splits {
+        let expected = drawn * fraction;
+        if (split == "train" || fraction > 0.0) && expected < 1.0 {
+            let message = if split == "train" {
+                format!(
+                    "validation_fraction {v:?} and test_fraction {t:?} leave the train split empty: \
+                     {expected:.3e} of the {drawn:.0} documents drawn in expectation"
+                )
+            } else {
+                format!(
+                    "{fraction:?} leaves the {split} split empty: {expected:.3e} of the {drawn:.0} documents drawn \
+                     in expectation; at least {:.3e} gives it one document (0 turns it off)",
+                    1.0 / drawn
+                )
+            };
+            return Err(PipelineError::Resource {
+                what: key,
+                location,
+                message,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Output shards of `split` (per length bin) under `config`.

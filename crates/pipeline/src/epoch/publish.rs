@@ -158,6 +158,17 @@ pub fn publish(
         dataset::remove_replaced(dataset, &lease.replaces().await?, &keep).await?;
         lease.release(true).await
     })?;
+    for split in Split::ALL {
+        if let Some((_, stats)) = manifest.section(split)
+            && stats.examples == 0
+        {
+            log::warn!(
+                "{}: the {} split holds no example (its documents gave none); a trainer refuses it",
+                dataset.url(),
+                split.name()
+            );
+        }
+    }
     if manifest.stats.examples < manifest.shards.len() as u64 {
         log::warn!(
             "{}: {} examples in {} shards; some shards are empty (lower output.example_shards)",

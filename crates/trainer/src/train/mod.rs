@@ -81,6 +81,7 @@ impl Trainer {
     ) -> Result<Self, TrainerError> {
         let validation = dataset.split(Split::Validation).map(Arc::new);
         config.validate(dataset.manifest().shards.len(), validation.is_some())?;
+        check_not_empty(&dataset, validation.as_deref(), config.held_out_shards)?;
         let vocab = dataset.vocabulary()?;
         if model.vocab_size == 0 {
             model.vocab_size = vocab.len();
@@ -333,4 +334,44 @@ impl Trainer {
             self.optimizer.save(&dir.join(checkpoint::OPTIMIZER_FILE))
         })
     }
+}
+/// Refuses a dataset whose training or evaluation examples are none (an epoch built with a
+/// `validation_fraction` too small for its corpus, say), instead of training or evaluating on
+/// nothing and reporting a loss of 0.
+fn check_not_empty(
+    dataset: &ExamplesDataset,
+    validation: Option<&ExamplesDataset>,
+    held_out_shards: usize,
+) -> Result<(), TrainerError> {
+    let rows = |shards: &[maskforge_schema::ShardEntry]| shards.iter().map(|s| s.rows).sum::<u64>();
+    let shards = &dataset.manifest().shards;
+    let (train, evaluation, what) = match validation {
+        Some(v) => (
+            rows(shards),
+            rows(&v.manifest().shards),
+            "the validation split (output.validation_fraction)",
+        ),
+        None => {
+            let cut = shards.len().saturating_sub(held_out_shards);
+            (
+                rows(&shards[..cut]),
+                rows(&shards[cut..]),
+                "the held-out shards (train.held_out_shards)",
+            )
+        }
+    };
+    if train == 0 {
+        return Err(TrainerError::config(
+            "data",
+            format!("the training shards of {} hold no example", dataset.url()),
+        ));
+    }
+    let evaluates = validation.is_some() || held_out_shards > 0;
+    if evaluates && evaluation == 0 {
+        return Err(TrainerError::config(
+            "data",
+            format!("{what} of {} holds no example to evaluate on", dataset.url()),
+        ));
+    }
+    Ok(())
 }
