@@ -285,7 +285,7 @@ fn run(cli: Cli) -> Result<()> {
                     maskforge_store::redact(&serde_json::to_string_pretty(&report.summary)?)
                 );
             } else if let Some(out) = &out {
-                println!("{}", out.display());
+                println!("{}", maskforge_store::printable(&out.display().to_string()));
             }
         }
         Command::Inspect {
@@ -296,10 +296,9 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let split = Split::from_name(&split)
                 .with_context(|| format!("--split {split:?}: not one of train, validation, test"))?;
-            print!(
-                "{}",
-                maskforge_pipeline::inspect(&dataset, split, limit, shard).context("inspect failed")?
-            );
+            let text = maskforge_pipeline::inspect(&dataset, split, limit, shard).context("inspect failed")?;
+            // Tokens come from the dataset's vocab.txt: quoted, lines kept.
+            print!("{}", maskforge_store::printable_lines(&text));
         }
     }
     Ok(())
@@ -392,14 +391,18 @@ fn run_verify(dataset: &str, deep: bool, json: bool) -> Result<()> {
         let mut lines: Vec<String> = report
             .problems
             .iter()
-            .map(|p| match p.row {
-                Some(row) => format!("FAIL {} row {row}: {}", p.file, p.what),
-                None => format!("FAIL {}: {}", p.file, p.what),
+            .map(|p| {
+                // Names come from the manifest and the folder: quoted, one problem a line.
+                let (file, what) = (maskforge_store::printable(&p.file), maskforge_store::printable(&p.what));
+                match p.row {
+                    Some(row) => format!("FAIL {file} row {row}: {what}"),
+                    None => format!("FAIL {file}: {what}"),
+                }
             })
             .collect();
         lines.push(format!(
             "{}: {} dataset, {} shards, {} rows, {} bytes read{}: {} ({:.1}s)",
-            report.url,
+            maskforge_store::printable(&report.url),
             report.kind,
             report.shards,
             report.rows,

@@ -29,8 +29,9 @@ impl log::Log for Logger {
             log::Level::Info => format!("{}", record.args()),
             level => format!("{}: {}", level.as_str().to_lowercase(), record.args()),
         };
-        // Every message leaves the process through here or `report_error`: secrets go.
-        let line = maskforge_store::redact(&line);
+        // Every message leaves the process through here or `report_error`: secrets go, and
+        // control characters of untrusted names are escaped (one record, one line).
+        let line = maskforge_store::printable(&maskforge_store::redact(&line)).into_owned();
         match ACTIVE_BAR.lock().ok().and_then(|b| b.clone()) {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -57,7 +58,10 @@ pub fn init_logging(quiet: bool) {
 /// Prints a failed command's error, its causes and secrets redacted.
 pub fn report_error(error: &anyhow::Error) {
     clear();
-    eprintln!("error: {}", maskforge_store::redact(&format!("{error:#}")));
+    eprintln!(
+        "error: {}",
+        maskforge_store::printable_lines(&maskforge_store::redact(&format!("{error:#}")))
+    );
 }
 
 /// Prints panics (a bug) through the same redaction as every other message.
@@ -66,7 +70,7 @@ pub fn redact_panics() {
         clear();
         eprintln!(
             "maskforge panicked (a bug): {}",
-            maskforge_store::redact(&info.to_string())
+            maskforge_store::printable_lines(&maskforge_store::redact(&info.to_string()))
         );
     }));
 }

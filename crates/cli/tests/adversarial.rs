@@ -1099,3 +1099,75 @@ fn settings_that_leave_a_split_empty_are_refused_before_any_work() {
             > 0
     );
 }
+
+// 15. Untrusted names never reach the terminal raw: a manifest's shard name with ESC and a line
+// break is quoted in plain `verify` (no forged line), and a file whose name the store cannot
+// represent (ESC, a line break, not UTF-8) is skipped and counted, not a failed folder.
+#[test]
+fn untrusted_names_are_quoted_and_unrepresentable_files_skipped() {
+    let job = Job::new();
+    job.ok("run", &sample(), &[]);
+    let epoch = job.out().join("epochs/0");
+    let mut m = manifest(&epoch);
+    let hostile = "part-\u{1b}[2J\nFAIL fake.parquet: ok\r.parquet";
+    m["shards"][0]["path"] = hostile.into();
+    std::fs::write(epoch.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let out = maskforge(&["verify", epoch.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(['\u{1b}', '\r']), "raw control characters: {text:?}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("FAIL fake")),
+            "a forged line: {text}"
+        );
+    }
+    assert!(stdout.contains("part-\\u{1b}[2J\\u{a}FAIL fake.parquet"), "{stdout}");
+
+    let input = job.path("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(sample(), input.join("good.txt")).unwrap();
+    let hostile_names: [&[u8]; 3] = [b"bad\x1b[31mred.txt", b"two\nlines.txt", b"latin\xe9.txt"];
+    for name in hostile_names {
+        use std::os::unix::ffi::OsStrExt;
+        std::fs::copy(sample(), input.join(std::ffi::OsStr::from_bytes(name))).unwrap();
+    }
+    let pattern = format!("{}/*.txt", input.display());
+    let other = Job::new();
+    let stderr = other.ok("prepare", &pattern, &[]);
+    let stderr_all = {
+        let args: Vec<String> = other
+            .args("prepare", &pattern, &[])
+            .into_iter()
+            .filter(|a| a != "--quiet")
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        String::from_utf8_lossy(&maskforge_ok(&refs).stderr).into_owned()
+    };
+    for text in [&stderr, &stderr_all] {
+        assert!(!text.contains(['\u{1b}', '\r']), "raw control characters: {text:?}");
+    }
+    assert!(
+        stderr_all.contains("bad\\u{1b}[31mred.txt") && stderr_all.contains("cannot represent"),
+        "{stderr_all}"
+    );
+    let documents = manifest(&other.out().join("documents"));
+    assert_eq!(documents["counts"]["unrepresentable_names"], 3, "{documents}");
+    let inputs: Vec<&str> = documents["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["good.txt"]);
+    // An error that names such a path quotes it too.
+    let missing = format!("{}/nothing\u{1b}[5m/*.txt", input.display());
+    let error = other.err("prepare", &missing, &[]);
+    assert!(
+        !error.contains('\u{1b}') && error.contains("nothing\\u{1b}[5m"),
+        "{error:?}"
+    );
+}

@@ -182,17 +182,21 @@ impl Unit {
 /// nothing, or a file whose format cannot be told, is an error naming it. Files below the
 /// output root are never inputs: the job would read its own shards and markers back (a pattern
 /// whose every match is there is an error naming both).
-pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineError> {
+pub async fn list_units(config: &PipelineConfig) -> Result<Listing, PipelineError> {
     let output = Location::parse(&config.output.url)?;
     let mut units: Vec<Unit> = Vec::new();
+    let mut unrepresentable: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (source_index, source) in config.sources.iter().enumerate() {
         let mut files = Vec::new();
         for (url_index, pattern) in source.urls.iter().enumerate() {
-            let (inside, outside): (Vec<InputFile>, Vec<InputFile>) = expand(pattern)
-                .await?
-                .into_iter()
-                .partition(|f| output.contains(&f.location));
+            let expansion = expand(pattern).await?;
+            for name in expansion.unrepresentable {
+                log::warn!("{pattern}: skipped {name}, a name the object store cannot represent");
+                unrepresentable.push(name);
+            }
+            let (inside, outside): (Vec<InputFile>, Vec<InputFile>) =
+                expansion.files.into_iter().partition(|f| output.contains(&f.location));
             if outside.is_empty() {
                 return Err(PipelineError::input(
                     pattern,
@@ -234,7 +238,18 @@ pub async fn list_units(config: &PipelineConfig) -> Result<Vec<Unit>, PipelineEr
             });
         }
     }
-    Ok(units)
+    unrepresentable.sort();
+    unrepresentable.dedup();
+    Ok(Listing { units, unrepresentable })
+}
+
+/// What [`list_units`] found.
+pub struct Listing {
+    /// The units, in order.
+    pub units: Vec<Unit>,
+    /// The files below the patterns skipped because the store cannot represent their names
+    /// (printable; counted as `counts.unrepresentable_names`).
+    pub unrepresentable: Vec<String>,
 }
 
 /// A file as one piece, its format and compression resolved.

@@ -56,6 +56,10 @@ pub struct DocumentCounts {
     /// logged as a warning).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub single_document_inputs: u64,
+    /// Input files left out because the object store cannot represent their names (a local
+    /// name with a control character such as ESC, or not UTF-8; each logged as a warning).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unrepresentable_names: u64,
 }
 
 /// Text size above which a document is counted in `large_documents` and warned about.
@@ -74,6 +78,7 @@ impl DocumentCounts {
         self.tokens += other.tokens;
         self.large_documents += other.large_documents;
         self.single_document_inputs += other.single_document_inputs;
+        self.unrepresentable_names += other.unrepresentable_names;
         for (reason, n) in &other.skipped {
             *self.skipped.entry(reason.clone()).or_default() += n;
         }

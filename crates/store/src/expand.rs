@@ -17,11 +17,22 @@ pub struct InputFile {
     pub e_tag: Option<String>,
 }
 
+/// The files a pattern names, and the files below it left out because the store cannot
+/// represent their names (a local name with a control character, or not UTF-8), made printable.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// The files, sorted by name.
+    pub files: Vec<InputFile>,
+    /// Names of files that were skipped.
+    pub unrepresentable: Vec<String>,
+}
+
 /// Expands a URL, folder or glob (`*`, `?`, `[..]`, `{a,b}`, `**`) into its files, sorted by name.
 /// A file or folder that exists under the pattern's literal name is taken as it is (so
 /// `data[1].txt` reads that file); in a glob, `[[]` matches a literal `[`. A pattern that matches
-/// nothing is an error naming it.
-pub async fn expand(pattern: &str) -> Result<Vec<InputFile>, StoreError> {
+/// nothing is an error naming it; files whose names the store cannot represent are skipped and
+/// named in [`Expansion::unrepresentable`].
+pub async fn expand(pattern: &str) -> Result<Expansion, StoreError> {
     let glob_at = pattern.find(['*', '?', '[', '{']);
     let Some(glob_at) = glob_at else {
         return expand_plain(pattern).await;
@@ -41,33 +52,39 @@ pub async fn expand(pattern: &str) -> Result<Vec<InputFile>, StoreError> {
         })?
         .compile_matcher();
     let root = Location::parse(folder)?;
-    let files = list_below(&root).await?;
-    let matched: Vec<InputFile> = files.into_iter().filter(|f| matcher.is_match(&f.name)).collect();
+    let listed = list_below(&root).await?;
+    let matched: Vec<InputFile> = listed.files.into_iter().filter(|f| matcher.is_match(&f.name)).collect();
     if matched.is_empty() {
         return Err(StoreError::NotFound {
             url: pattern.to_owned(),
         });
     }
-    Ok(matched)
+    Ok(Expansion {
+        files: matched,
+        unrepresentable: listed.unrepresentable,
+    })
 }
 
 /// A plain URL: the object itself, or every file below it when it is a folder.
-async fn expand_plain(url: &str) -> Result<Vec<InputFile>, StoreError> {
+async fn expand_plain(url: &str) -> Result<Expansion, StoreError> {
     let location = Location::parse(url)?;
     if let Some(meta) = location.head().await? {
         let name = location.path().filename().unwrap_or_default().to_owned();
-        return Ok(vec![InputFile {
-            location,
-            name,
-            size: meta.size,
-            e_tag: meta.e_tag,
-        }]);
+        return Ok(Expansion {
+            files: vec![InputFile {
+                location,
+                name,
+                size: meta.size,
+                e_tag: meta.e_tag,
+            }],
+            unrepresentable: Vec::new(),
+        });
     }
-    let files = list_below(&location).await?;
-    if files.is_empty() {
+    let listed = list_below(&location).await?;
+    if listed.files.is_empty() {
         return Err(StoreError::NotFound { url: url.to_owned() });
     }
-    Ok(files)
+    Ok(listed)
 }
 
 /// Whether an object or a non-empty folder has exactly this name.
@@ -81,9 +98,10 @@ async fn exists_literally(pattern: &str) -> Result<bool, StoreError> {
     Ok(!location.list().await?.is_empty())
 }
 
-async fn list_below(root: &Location) -> Result<Vec<InputFile>, StoreError> {
+async fn list_below(root: &Location) -> Result<Expansion, StoreError> {
     let mut files = Vec::new();
-    for meta in root.list().await? {
+    let (listed, unrepresentable) = root.list_counting().await?;
+    for meta in listed {
         let Some(parts) = meta.location.prefix_match(root.path()) else {
             continue;
         };
@@ -99,7 +117,7 @@ async fn list_below(root: &Location) -> Result<Vec<InputFile>, StoreError> {
         });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(files)
+    Ok(Expansion { files, unrepresentable })
 }
 
 #[cfg(test)]
@@ -120,7 +138,7 @@ mod tests {
         ] {
             root.join(name).write(Bytes::from_static(b"x")).await.unwrap();
         }
-        let names = |v: Vec<InputFile>| v.into_iter().map(|f| f.name).collect::<Vec<_>>();
+        let names = |v: Expansion| v.files.into_iter().map(|f| f.name).collect::<Vec<_>>();
         assert_eq!(
             names(expand("memory://expand/corpus/zh/*.txt").await.unwrap()),
             ["a.txt", "b.txt"]

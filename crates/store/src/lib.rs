@@ -4,13 +4,15 @@
 
 mod expand;
 mod location;
+mod printable;
 mod reader;
 mod redact;
 mod shard;
 mod tls;
 
-pub use expand::{InputFile, expand};
+pub use expand::{Expansion, InputFile, expand};
 pub use location::{Entry, Location};
+pub use printable::{printable, printable_lines};
 pub use reader::StreamingReader;
 pub use redact::{is_secret_variable, redact};
 pub use shard::{DigestWriter, ShardEncoder, ShardOptions, sha256_hex};

@@ -2,10 +2,10 @@
 
 use crate::StoreError;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use std::collections::HashMap;
@@ -512,16 +512,71 @@ impl Location {
             .collect())
     }
 
-    /// Every object below this location (recursively), sorted by path.
+    /// Every object below this location (recursively), sorted by path; a file whose name the
+    /// store cannot represent is left out with a warning.
     pub(crate) async fn list(&self) -> Result<Vec<ObjectMeta>, StoreError> {
-        let prefix = (!self.path.as_ref().is_empty()).then_some(&self.path);
-        let mut all: Vec<ObjectMeta> = match self.store.list(prefix).try_collect().await {
-            Ok(all) => all,
-            Err(object_store::Error::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(self.error("listing", e)),
-        };
-        all.sort_by(|a, b| a.location.cmp(&b.location));
+        let (all, unrepresentable) = self.list_counting().await?;
+        for name in unrepresentable {
+            log::warn!(
+                "{}: skipped {name}, a name the object store cannot represent",
+                self.url()
+            );
+        }
         Ok(all)
+    }
+
+    /// Every object below this location (recursively), sorted by path, and the names (made
+    /// [`printable`](crate::printable)) of the files left out because the store cannot
+    /// represent them: a local file whose name holds a control character such as ESC, or is not
+    /// UTF-8. One such file never fails the listing of its folder.
+    pub(crate) async fn list_counting(&self) -> Result<(Vec<ObjectMeta>, Vec<String>), StoreError> {
+        let prefix = (!self.path.as_ref().is_empty()).then_some(&self.path);
+        let mut listing = self.store.list(prefix);
+        let mut all = Vec::new();
+        while let Some(item) = listing.next().await {
+            match item {
+                Ok(meta) => all.push(meta),
+                Err(object_store::Error::NotFound { .. }) => return Ok((Vec::new(), Vec::new())),
+                // object_store's local listing ends at the first such name: walk the folder here.
+                Err(object_store::Error::InvalidPath { .. }) if self.local_path().is_some() => {
+                    return self.list_local_skipping().await;
+                }
+                Err(e) => return Err(self.error("listing", e)),
+            }
+        }
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok((all, Vec::new()))
+    }
+
+    /// [`Location::list_counting`] of a local folder that holds a name the store cannot
+    /// represent: the folder walked like object_store walks it (links followed, regular files
+    /// only), every representable file's metadata from the store (so its ETag is the store's),
+    /// the others named.
+    async fn list_local_skipping(&self) -> Result<(Vec<ObjectMeta>, Vec<String>), StoreError> {
+        let folder = self.local_path().unwrap_or_default();
+        let (mut files, mut unrepresentable) = (Vec::new(), Vec::new());
+        let mut visited = std::collections::HashSet::new();
+        walk_local(&folder, &mut Vec::new(), &mut files, &mut unrepresentable, &mut visited).map_err(|e| {
+            StoreError::Store {
+                operation: "listing",
+                url: self.url(),
+                message: e.to_string(),
+            }
+        })?;
+        let mut all = Vec::with_capacity(files.len());
+        for relative in files {
+            let parts = self
+                .path
+                .parts()
+                .chain(relative.iter().filter_map(|p| PathPart::parse(p).ok()));
+            let path: Path = parts.collect();
+            if let Some(meta) = self.sibling(path).head().await? {
+                all.push(meta);
+            }
+        }
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        unrepresentable.sort();
+        Ok((all, unrepresentable))
     }
 
     /// The location of another object in the same store.
@@ -586,6 +641,44 @@ fn normalize(path: &std::path::Path) -> std::path::PathBuf {
         }
     }
     out
+}
+
+/// Collects the regular files below `dir` (links followed, each folder once) as path parts
+/// relative to the walk's start, and the printable paths of those whose name is not UTF-8 or
+/// not a valid object store path segment.
+fn walk_local(
+    dir: &std::path::Path,
+    relative: &mut Vec<String>,
+    files: &mut Vec<Vec<String>>,
+    unrepresentable: &mut Vec<String>,
+    visited: &mut std::collections::HashSet<(u64, u64)>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let here = std::fs::metadata(dir)?;
+    if !visited.insert((here.dev(), here.ino())) {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(metadata) = std::fs::metadata(entry.path()) else {
+            continue; // a link to nothing
+        };
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| PathPart::parse(n).is_ok()) else {
+            if metadata.is_file() || metadata.is_dir() {
+                unrepresentable.push(crate::printable(&entry.path().to_string_lossy()).into_owned());
+            }
+            continue;
+        };
+        relative.push(name.to_owned());
+        if metadata.is_dir() {
+            walk_local(&entry.path(), relative, files, unrepresentable, visited)?;
+        } else if metadata.is_file() {
+            files.push(relative.clone());
+        }
+        relative.pop();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

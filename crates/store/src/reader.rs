@@ -142,7 +142,7 @@ mod tests {
             .block_on(location.write(Bytes::from_static(b"first version\n")))
             .unwrap();
         let listed = runtime.block_on(crate::expand("memory://reader/corpus.jsonl")).unwrap();
-        let version = listed[0].e_tag.clone().expect("the memory store has ETags");
+        let version = listed.files[0].e_tag.clone().expect("the memory store has ETags");
         let bytes_read = Arc::new(AtomicU64::new(0));
         let mut text = String::new();
         StreamingReader::open_at(&location, 6, Some(&version), handle.clone(), bytes_read.clone())

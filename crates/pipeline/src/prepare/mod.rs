@@ -90,6 +90,8 @@ struct PrepareJob<'a> {
     handle: &'a Handle,
     processor: TextProcessor,
     units: Vec<Unit>,
+    /// Files below the input patterns whose names the store cannot represent (skipped).
+    unrepresentable_names: u64,
     dataset: Location,
     manifest_location: Location,
     content: serde_json::Value,
@@ -104,7 +106,8 @@ impl<'a> PrepareJob<'a> {
     /// Loads the tokenizer and jieba, lists the units and reads their markers.
     fn resolve(config: &'a PipelineConfig, handle: &'a Handle) -> Result<Self, PipelineError> {
         let processor = handle.block_on(resources::load_text_processor(config))?;
-        let units = handle.block_on(list_units(config))?;
+        let listing = handle.block_on(list_units(config))?;
+        let (units, unrepresentable_names) = (listing.units, listing.unrepresentable.len() as u64);
         let dataset = Location::parse(&config.output.url)?.join("documents");
         let (content, config_hash) =
             dataset::documents_config(config, processor.tokenizer().hash(), processor.segmenter().hash());
@@ -127,6 +130,7 @@ impl<'a> PrepareJob<'a> {
             processor,
             manifest_location: dataset.join(MANIFEST_FILE),
             units,
+            unrepresentable_names,
             dataset,
             content,
             config_hash,
@@ -346,6 +350,7 @@ impl<'a> PrepareJob<'a> {
     fn publish(&self, markers: Vec<UnitMarker>, lease: Lease) -> Result<DocumentsManifest, PipelineError> {
         let mut counts = DocumentCounts::default();
         markers.iter().for_each(|m| counts.merge(&m.counts));
+        counts.unrepresentable_names = self.unrepresentable_names;
         let manifest = DocumentsManifest {
             schema_version: documents::SCHEMA_VERSION.to_owned(),
             tool_version: TOOL_VERSION.to_owned(),

@@ -100,8 +100,9 @@ impl<'a> Printer<'a> {
     pub(super) fn finish(self) -> Result<u64, PipelineError> {
         match self.format {
             QueryFormat::Table => {
-                let text = arrow::util::pretty::pretty_format_batches(&self.held)?;
-                writeln!(self.out, "{text}").map_err(PipelineError::Output)?;
+                // Values are the datasets' text: control characters escaped, the table's lines kept.
+                let text = arrow::util::pretty::pretty_format_batches(&self.held)?.to_string();
+                writeln!(self.out, "{}", maskforge_store::printable_lines(&text)).map_err(PipelineError::Output)?;
                 if self.cut {
                     writeln!(
                         self.out,
