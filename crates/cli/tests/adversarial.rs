@@ -707,7 +707,7 @@ fn bad_settings_fail_before_the_published_data_is_touched() {
         (
             "epoch",
             vec!["--set".into(), "output.temp_dir=/proc/maskforge-cannot".into()],
-            "scratch folder",
+            "temporary folder /proc/maskforge-cannot does not exist",
         ),
         (
             "epoch",
@@ -1170,4 +1170,121 @@ fn untrusted_names_are_quoted_and_unrepresentable_files_skipped() {
         !error.contains('\u{1b}') && error.contains("nothing\\u{1b}[5m"),
         "{error:?}"
     );
+}
+
+// 16. Smaller holes: shard names with CJK, `#` and `%` read back; a header-only or empty CSV
+// gives no record, as an empty text file does; a CSV id that is not a number after 1000 numeric
+// ones (lines mode) is an id, not a dropped row; max_predictions follows a short sequence length;
+// a missing temporary folder is refused, not created.
+#[test]
+fn smaller_holes_of_the_third_round() {
+    use std::fmt::Write;
+    let job = Job::new();
+    job.ok("run", &sample(), &[]);
+    let epoch = job.out().join("epochs/0");
+    let renamed = "分片 #1%.parquet";
+    std::fs::rename(epoch.join("part-00000.parquet"), epoch.join(renamed)).unwrap();
+    let mut m = manifest(&epoch);
+    m["shards"][0]["path"] = renamed.into();
+    std::fs::write(epoch.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let epoch_arg = epoch.to_str().unwrap();
+    let verified = maskforge(&["verify", epoch_arg, "--deep"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let shown = maskforge_ok(&["inspect", epoch_arg, "--limit", "1"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(renamed));
+    let counted = maskforge_ok(&[
+        "sql",
+        epoch_arg,
+        "SELECT count(*) AS n FROM examples",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&counted.stdout).lines().nth(1),
+        Some(m["stats"]["examples"].to_string().as_str())
+    );
+
+    let csv = job.path("csv");
+    std::fs::create_dir_all(&csv).unwrap();
+    std::fs::write(csv.join("header.csv"), "id,text\n\n").unwrap();
+    std::fs::write(csv.join("empty.csv"), "").unwrap();
+    let mut ids = String::from("id,text\n");
+    for i in 0..1100 {
+        writeln!(ids, "{i},\"第{i}个文档。它有两句话。\"").unwrap();
+    }
+    ids.push_str("x7,\"最后一个文档的编号不是整数。\"\n");
+    std::fs::write(csv.join("ids.csv"), ids).unwrap();
+    for lines in ["true", "false"] {
+        for (file, documents) in [("header.csv", 0), ("empty.csv", 0), ("ids.csv", 1101)] {
+            let out = Job::new();
+            let mode = format!("sources.0.csv_newlines_in_values={lines}");
+            let input = csv.join(file).display().to_string();
+            let set = [
+                "--set",
+                "sources.0.format=csv",
+                "--set",
+                &mode,
+                "--set",
+                "sources.0.id_column=id",
+            ];
+            if documents == 0 || lines == "false" {
+                out.ok("prepare", &input, &set);
+            } else {
+                // Read whole, datafusion types the id column from its first records: a clear error.
+                let error = out.err("prepare", &input, &set);
+                assert!(error.contains("x7") && error.contains("ids.csv"), "{error}");
+                continue;
+            }
+            let counts = &manifest(&out.out().join("documents"))["counts"];
+            assert_eq!(counts["documents_out"], documents, "{file} lines={lines}: {counts}");
+            assert_eq!(
+                counts["skipped"],
+                serde_json::json!({}),
+                "{file} lines={lines}: {counts}"
+            );
+        }
+    }
+
+    // 64-token sequences take a derived max_predictions (10; 0 asks for it, as leaving the key
+    // out does); an explicit one above the length is still refused.
+    let short = Job::new();
+    short.ok(
+        "run",
+        &sample(),
+        &["--set", "pairs.max_seq_length=64", "--set", "masking.max_predictions=0"],
+    );
+    let spec = &manifest(&short.out().join("epochs/0"))["spec"]["masking"];
+    assert_eq!(spec["max_predictions"], 10);
+    let error = short.err(
+        "epoch",
+        &sample(),
+        &[
+            "--epoch",
+            "1",
+            "--set",
+            "pairs.max_seq_length=64",
+            "--set",
+            "masking.max_predictions=80",
+        ],
+    );
+    assert!(error.contains("masking.max_predictions"), "{error}");
+
+    // A temporary folder that does not exist is refused and not created.
+    let missing = job.path("no/such/tmp");
+    let error = job.err(
+        "epoch",
+        &sample(),
+        &[
+            "--epoch",
+            "1",
+            "--set",
+            &format!("output.temp_dir={}", missing.display()),
+        ],
+    );
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(!job.path("no").exists());
 }

@@ -64,6 +64,10 @@ pub fn parse(
             message: e.message().trim().to_owned(),
         })?
     };
+    let mut config = config;
+    if config.masking.max_predictions == 0 {
+        config.masking.max_predictions = MaskingConfig::derived_max_predictions(config.pairs.max_seq_length);
+    }
     let mut set_keys: Vec<&str> = overrides
         .set
         .iter()
@@ -247,6 +251,38 @@ mod tests {
         assert_eq!(c.seed, 12345);
         assert_eq!(c.masking.probability, 0.15);
         assert_eq!(c.sources[0].text_column(), "text");
+        assert_eq!(c.masking.max_predictions, 80, "derived for the default 512 tokens");
+    }
+
+    #[test]
+    fn max_predictions_follows_the_sequence_length_unless_set() {
+        for (length, expected) in [(64, 10), (128, 20), (512, 80), (8, 2), (100, 16)] {
+            let c = parse(
+                MINIMAL,
+                "p.toml",
+                None,
+                &set(&[&format!("pairs.max_seq_length={length}")]),
+            )
+            .unwrap();
+            assert_eq!(c.masking.max_predictions, expected, "{length}");
+        }
+        let c = parse(
+            MINIMAL,
+            "p.toml",
+            None,
+            &set(&["pairs.max_seq_length=64", "masking.max_predictions=7"]),
+        )
+        .unwrap();
+        assert_eq!(c.masking.max_predictions, 7);
+        let err = parse(
+            MINIMAL,
+            "p.toml",
+            None,
+            &set(&["pairs.max_seq_length=64", "masking.max_predictions=80"]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("masking.max_predictions"), "{err}");
     }
 
     #[test]

@@ -359,8 +359,9 @@ pub struct MaskingConfig {
     /// `p`, the share of the budget unit to mask.
     #[serde(default = "default_mask_probability")]
     pub probability: f64,
-    /// `M`, the most masked tokens per example.
-    #[serde(default = "default_max_predictions")]
+    /// `M`, the most masked tokens per example. Absent (or 0) in a pipeline file, it is derived
+    /// from `pairs.max_seq_length` when the file is read: [`MaskingConfig::derived_max_predictions`].
+    #[serde(default)]
     pub max_predictions: u32,
     /// Whether `p` counts tokens or words.
     #[serde(default)]
@@ -390,6 +391,12 @@ pub struct MaskingConfig {
 }
 
 impl MaskingConfig {
+    /// BERT's share of predictions per sequence, 20 for 128 tokens and 80 for 512: 5/32 of
+    /// `max_seq_length` (about 15 %), rounded up, at least 1.
+    pub fn derived_max_predictions(max_seq_length: u32) -> u32 {
+        (u64::from(max_seq_length) * 5).div_ceil(32).max(1) as u32
+    }
+
     /// The resolved spec masking runs with (the default n-gram weights filled in; the synonym
     /// table's location is not part of it).
     pub fn spec(&self) -> MaskSpec {
@@ -422,7 +429,8 @@ impl Default for MaskingConfig {
         Self {
             strategy: MaskStrategy::default(),
             probability: default_mask_probability(),
-            max_predictions: default_max_predictions(),
+            // Derived from pairs.max_seq_length when the pipeline file is read.
+            max_predictions: 0,
             budget_unit: BudgetUnit::default(),
             replacement_unit: ReplacementUnit::default(),
             replace: ReplaceProbabilities::default(),
@@ -438,9 +446,6 @@ impl Default for MaskingConfig {
 
 fn default_mask_probability() -> f64 {
     0.15
-}
-fn default_max_predictions() -> u32 {
-    80
 }
 fn default_ngram_max() -> u32 {
     3

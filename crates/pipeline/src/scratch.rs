@@ -25,6 +25,15 @@ impl Scratch {
             Some(dir) => PathBuf::from(dir.strip_prefix("file://").unwrap_or(dir)),
             None => std::env::temp_dir(),
         };
+        // The temporary folder itself must exist: a mistyped `output.temp_dir` (or `$TMPDIR`)
+        // is refused, never created (with every missing folder above it).
+        if !base.is_dir() {
+            return Err(PipelineError::Internal(format!(
+                "the temporary folder {} does not exist or is not a folder (set output.temp_dir or $TMPDIR to an \
+                 existing local folder)",
+                base.display()
+            )));
+        }
         let hash = maskforge_store::sha256_hex(output_url.as_bytes());
         let parent = base.join(format!("maskforge-{}", &hash[..16]));
         let fail = |what: &str, path: &Path, e: std::io::Error| {
@@ -150,5 +159,23 @@ mod tests {
         // Another output's runs are not touched.
         let other = Scratch::create(Some(dir), "file:///other").unwrap();
         assert_ne!(other.path().parent(), Some(parent.as_path()));
+    }
+
+    #[test]
+    fn a_missing_temporary_folder_is_refused_not_created() {
+        let temp = tempfile::tempdir().unwrap();
+        let missing = temp.path().join("no/such/folder");
+        let err = Scratch::create(Some(missing.to_str().unwrap()), "file:///out")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("does not exist") && err.contains("no/such/folder"),
+            "{err}"
+        );
+        assert!(!temp.path().join("no").exists(), "nothing was created");
+        let file = temp.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(Scratch::create(Some(file.to_str().unwrap()), "file:///out").is_err());
     }
 }

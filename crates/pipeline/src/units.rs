@@ -308,7 +308,7 @@ async fn cut(files: Vec<Piece>, source: &SourceConfig) -> Result<Vec<Vec<Piece>>
             }
             group_bytes = 0;
             if piece.format == UnitFormat::CsvLines {
-                let columns = crate::sources::csv_head_columns(&piece.file, source.max_record_bytes as usize).await?;
+                let columns = crate::sources::csv_head_columns(&piece.file, source).await?;
                 metadata = FileMetadata::CsvColumns(columns);
             }
             units.extend(parts.into_iter().map(|part| {

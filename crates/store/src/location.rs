@@ -223,7 +223,12 @@ impl Location {
     pub fn join(&self, relative: &str) -> Self {
         let mut path = self.path.clone();
         for part in relative.split('/').filter(|p| !p.is_empty()) {
-            path = path.join(part);
+            // A segment is taken as it is (CJK, `#`, `%`: the name of a file or key, as
+            // `Location::parse` keeps them); only one the store cannot hold is escaped.
+            path = match PathPart::parse(part) {
+                Ok(valid) => path.join(valid),
+                Err(_) => path.join(part),
+            };
         }
         Self {
             store: self.store.clone(),
@@ -716,6 +721,27 @@ mod tests {
         again.delete().await.unwrap();
         assert!(again.head().await.unwrap().is_none());
         assert!(matches!(again.read().await, Err(StoreError::NotFound { .. })));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn joined_names_with_cjk_hash_and_percent_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "分片 #1%.parquet";
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+        let root = Location::parse(dir.path().to_str().unwrap()).unwrap();
+        let joined = root.join(name);
+        assert!(joined.head().await.unwrap().is_some(), "{}", joined.url());
+        assert_eq!(Location::parse(&joined.url()).unwrap().path(), joined.path());
+        let memory = Location::parse("memory://join/a").unwrap();
+        memory.join(name).write(Bytes::from_static(b"y")).await.unwrap();
+        let names: Vec<String> = memory
+            .entries()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.relative)
+            .collect();
+        assert_eq!(names, [name]);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -62,16 +62,17 @@ pub fn table(
     let url = piece.file.location.url();
     let columns = match (&piece.metadata, piece.compression) {
         (FileMetadata::CsvColumns(columns), _) => columns.clone(),
-        (_, Compression::None | Compression::Auto) => {
-            handle.block_on(head_columns(&piece.file, source.max_record_bytes as usize))?
-        }
+        (_, Compression::None | Compression::Auto) => handle.block_on(head_columns(&piece.file, source))?,
         // A compressed file is one piece: its head is read through the decompressor.
         (_, _) => {
             let whole = Piece {
                 part: crate::units::Part::Whole,
                 ..piece.clone()
             };
-            columns_of(open_lines(&whole, source, handle, Arc::new(AtomicU64::new(0)))?.0)?
+            with_string_columns(
+                columns_of(open_lines(&whole, source, handle, Arc::new(AtomicU64::new(0)))?.0)?,
+                source,
+            )
         }
     };
     let mut fields: Vec<Field> = columns.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -111,7 +112,8 @@ pub fn table(
 /// The columns of an uncompressed CSV file (its header, and the types of its first records),
 /// read with ranged GETs from its start: computed once when the file is cut, so its pieces share
 /// them.
-pub async fn head_columns(file: &InputFile, max_record_bytes: usize) -> Result<SchemaRef, PipelineError> {
+pub async fn head_columns(file: &InputFile, source: &SourceConfig) -> Result<SchemaRef, PipelineError> {
+    let max_record_bytes = source.max_record_bytes as usize;
     let mut length = (1u64 << 20).min(file.size);
     loop {
         let head = file.location.read_range(0..length).await?;
@@ -123,7 +125,7 @@ pub async fn head_columns(file: &InputFile, max_record_bytes: usize) -> Result<S
                 _ => head,
             };
             let lines = LineReader::new(Box::new(Cursor::new(whole)), file.location.url(), max_record_bytes);
-            return columns_of(lines);
+            return Ok(with_string_columns(columns_of(lines)?, source));
         }
         length = (length * 2).min(file.size).min(HEAD_BYTES);
     }
@@ -170,6 +172,22 @@ fn columns_of(mut lines: LineReader) -> Result<SchemaRef, PipelineError> {
         .or_else(|_| infer(&mut records.iter().filter(|r| infer(&mut std::iter::once(*r)).is_ok())))
         .map_err(|e| PipelineError::input(lines.url(), format!("cannot read the CSV header: {e}")))?;
     Ok(Arc::new(schema))
+}
+
+/// `columns` with the source's text and id columns read as strings whatever the first records
+/// looked like: an id that is not a number after 1000 numeric ones is an id, not a line that
+/// fails to parse (ids fall back to the place only when absent), and a text is a text.
+fn with_string_columns(columns: SchemaRef, source: &SourceConfig) -> SchemaRef {
+    let strings = [Some(source.text_column()), source.id_column.as_deref()];
+    let fields: Vec<Field> = columns
+        .fields()
+        .iter()
+        .map(|f| match strings.contains(&Some(f.name().as_str())) {
+            true => Field::new(f.name(), DataType::Utf8, true),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// Parses lines into batches of the table's schema.

@@ -101,6 +101,10 @@ pub fn open(
                 Box::new(jsonl::JsonLines::new(lines, source, end, limits))
             })
         }
+        UnitFormat::Csv | UnitFormat::CsvLines if csv_holds_no_record(piece, source, handle)? => {
+            log::debug!("{}: a CSV file without records", piece.file.location.url());
+            Ok(Box::new(NoRecords))
+        }
         UnitFormat::Parquet | UnitFormat::Csv | UnitFormat::CsvLines => Ok(Box::new(tabular::TabularRows::open(
             piece,
             source,
@@ -109,6 +113,39 @@ pub fn open(
             bytes_read,
         )?)),
     }
+}
+
+/// A piece without records.
+struct NoRecords;
+
+impl RecordSource for NoRecords {
+    fn next_batch(&mut self) -> Result<Option<Vec<Record>>, PipelineError> {
+        Ok(None)
+    }
+}
+
+/// Whether a whole CSV file holds no record: it is empty, or holds its header line and blank
+/// lines only. Such a file gives no record, as an empty text file does, instead of a type
+/// error from columns inferred from nothing. Reads until the first line after the header.
+fn csv_holds_no_record(piece: &Piece, source: &SourceConfig, handle: &Handle) -> Result<bool, PipelineError> {
+    if piece.part != Part::Whole {
+        return Ok(false);
+    }
+    if piece.file.size == 0 {
+        return Ok(true);
+    }
+    // Not counted as input read: the reader proper reads these bytes again.
+    let (mut lines, _) = open_lines(piece, source, handle, Arc::new(AtomicU64::new(0)))?;
+    let mut header = true;
+    while let Some((_, line)) = lines.next_line()? {
+        let blank = matches!(line, lines::Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace));
+        if header {
+            header = blank; // leading blank lines come before the header
+        } else if !blank {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The lines of a line-based piece (decompressed), and the byte its lines must start before.
