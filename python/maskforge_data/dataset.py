@@ -1,22 +1,26 @@
 """Opening a maskforge examples epoch (``<output>/epochs/E/``) through its manifest.
 
-Needs only pyarrow. Locations are local paths or any URI pyarrow's file systems understand
-(``s3://``, ``gs://``, ``file://``, ...).
+Needs only pyarrow and numpy. Locations are local paths or any URI pyarrow's file systems
+understand (``s3://``, ``gs://``, ``file://``, ...). Everything read is checked as the Rust
+reader checks it (:mod:`maskforge_data.contract`): the manifest's paths stay inside the folder,
+shards and vocabulary match the manifest's sizes and checksums, and every shard row keeps the
+examples contract; a breach is a :class:`ContractError` with the Rust reader's words.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .contract import CHECKED_COLUMNS, ContractError, ManifestError, RowRules, check_paths, check_rows, check_schema
+
 EXAMPLES_SCHEMA = "maskforge.examples/1"
 
-
-class ManifestError(ValueError):
-    """The folder does not hold a readable maskforge examples dataset."""
-
+__all__ = ["EXAMPLES_SCHEMA", "SPLITS", "ContractError", "ExamplesEpoch", "ManifestError"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -40,9 +44,22 @@ class ExamplesEpoch:
             self.manifest = json.loads(self._read("manifest.json"))
         except (OSError, ValueError) as e:
             raise ManifestError(f"{location}: no readable manifest.json ({e})") from e
+        manifest_url = self._url("manifest.json")
+        if not isinstance(self.manifest, dict):
+            raise ContractError(manifest_url, "not an examples manifest: expected a JSON object")
         version = self.manifest.get("schema_version")
         if version != EXAMPLES_SCHEMA:
-            raise ManifestError(f"{location}: schema {version!r}, this reader knows {EXAMPLES_SCHEMA}")
+            raise ContractError(
+                manifest_url, f"schema version {version} is not {EXAMPLES_SCHEMA} (the version this build reads)"
+            )
+        try:
+            self.rules = RowRules.from_manifest(self.manifest)
+            _check_entries(self.manifest)
+        except ValueError as e:
+            raise ContractError(manifest_url, f"not an examples manifest: {e}") from None
+        outside = check_paths(self.manifest)
+        if outside:
+            raise ContractError(manifest_url, outside)
         if split not in SPLITS:
             raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
         self.split = split
@@ -50,6 +67,11 @@ class ExamplesEpoch:
         if section is None:
             raise ManifestError(f"{location}: this epoch has no {split} split")
         self.shards: list[dict] = section["shards"]
+        self._vocabulary: list[str] | None = None
+
+    def _url(self, path: str) -> str:
+        """The location of ``path`` (relative to the epoch folder) in messages."""
+        return f"{self.location.rstrip('/')}/{path}"
 
     def _read(self, name: str) -> bytes:
         with self.fs.open_input_stream(f"{self.root}/{name}") as f:
@@ -57,15 +79,26 @@ class ExamplesEpoch:
 
     @property
     def task(self) -> str:
-        """``nsp``, ``sop`` or ``none`` (packed sequences)."""
+        """``nsp``, ``sop``, ``full_sentences`` or ``doc_sentences`` (packed sequences)."""
         spec = self.manifest.get("spec") or {}
         return (spec.get("pairs") or self.manifest["config"]["pairs"])["task"]
 
     def vocabulary(self) -> list[str]:
-        """The tokens of ``vocab.txt``, one per id (split on newlines only)."""
-        text = self._read("vocab.txt").decode("utf-8")
-        lines = text.split("\n")
-        return lines[:-1] if lines and lines[-1] == "" else lines
+        """The tokens of the manifest's vocabulary file (``vocab.txt``), one per id (split on
+        newlines only), checked against the manifest's checksum."""
+        if self._vocabulary is None:
+            entry = self.manifest["vocab"]
+            url = self._url(entry["path"])
+            data = self._read(entry["path"])
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise ContractError(url, "checksum differs from the manifest")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ContractError(url, f"not UTF-8: {_utf8_error(e)}") from None
+            lines = text.split("\n")
+            self._vocabulary = lines[:-1] if lines and lines[-1] == "" else lines
+        return list(self._vocabulary)
 
     def pad_id(self) -> int:
         """The id the Rust loader pads with: ``[PAD]`` or ``<pad>``, else 0."""
@@ -79,14 +112,70 @@ class ExamplesEpoch:
         return sum(s["rows"] for s in self.shards)
 
     def read_shard(self, index: int, columns=None):
-        """Manifest shard ``index`` as a ``pyarrow.Table`` (its size checked against the manifest)."""
+        """Manifest shard ``index`` as a ``pyarrow.Table`` of ``columns`` (all by default), checked
+        as the Rust reader checks it: size and SHA-256 against the manifest, the columns' types,
+        every row against the contract and the epoch's rules (all rows are checked whatever
+        ``columns`` asks for), the row count against the manifest. Raises :class:`ContractError`."""
         entry = self.shards[index]
-        path = f"{self.root}/{entry['path']}"
-        size = self.fs.get_file_info(path).size
-        if size != entry["bytes"]:
-            raise ManifestError(f"{self.location}/{entry['path']}: {size} bytes, the manifest says {entry['bytes']}")
-        with self.fs.open_input_file(path) as f:
-            table = pq.read_table(f, columns=columns)
+        url = self._url(entry["path"])
+        data = self._read(entry["path"])
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ContractError(url, "size or checksum differs from the manifest (changed after it was written?)")
+
+        def bad(message) -> ContractError:
+            return ContractError(url, f"cannot read examples shard: {message}")
+
+        try:
+            file = pq.ParquetFile(pa.BufferReader(data))
+            schema = file.schema_arrow
+        except (pa.ArrowException, OSError) as e:
+            raise bad(e) from None
+        problem = check_schema(schema)
+        if problem:
+            raise bad(problem)
+        wanted = list(schema.names if columns is None else columns)
+        unknown = [c for c in wanted if c not in schema.names]
+        if unknown:
+            raise ValueError(f"{url}: no column {', '.join(unknown)} (it has {', '.join(schema.names)})")
+        try:
+            table = file.read(columns=wanted + [c for c in CHECKED_COLUMNS if c not in wanted])
+        except (pa.ArrowException, OSError) as e:
+            raise bad(e) from None
+        problem = check_rows(table, self.rules)
+        if problem:
+            raise bad(problem)
         if table.num_rows != entry["rows"]:
-            raise ManifestError(f"{self.location}/{entry['path']}: {table.num_rows} rows, the manifest says {entry['rows']}")
-        return table
+            raise bad(f"{table.num_rows} rows, the manifest says {entry['rows']}")
+        return table.select(wanted)
+
+
+def _check_entries(manifest: dict) -> None:
+    """The manifest fields this reader uses are there, with their types (what serde would
+    refuse in the Rust reader, in its words without the line and column)."""
+    sections = [manifest] + [manifest[s] for s in ("validation", "test") if manifest.get(s) is not None]
+    for section in sections:
+        if not isinstance(section, dict) or not isinstance(section.get("shards"), list):
+            raise ValueError("missing field `shards`")
+        for entry in section["shards"]:
+            _fields(entry, path=str, rows=int, bytes=int, sha256=str)
+    _fields(manifest["vocab"], path=str, size=int, sha256=str)
+    for entry in manifest.get("files") or []:
+        _fields(entry, path=str, bytes=int, sha256=str)
+
+
+def _fields(entry, **types) -> None:
+    if not isinstance(entry, dict):
+        raise ValueError(f"invalid type: {type(entry).__name__}, expected struct")
+    for name, kind in types.items():
+        if name not in entry:
+            raise ValueError(f"missing field `{name}`")
+        value = entry[name]
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise ValueError(f"invalid value for `{name}`: {value!r}")
+
+
+def _utf8_error(e: UnicodeDecodeError) -> str:
+    """A decoding error in the words of Rust's ``Utf8Error``."""
+    if e.reason == "unexpected end of data":
+        return f"incomplete utf-8 byte sequence from index {e.start}"
+    return f"invalid utf-8 sequence of {e.end - e.start} bytes from index {e.start}"

@@ -1,6 +1,8 @@
 """The exact-order loader: the batches one rank of ``world_size`` reads in one training epoch,
 in the global order of the Rust loader (``maskforge-train``), with exact resume from a small
-state (``{"epoch", "steps", "samples"}``, the Rust ``LoaderState``).
+state (``{"epoch", "steps", "samples"}``, the Rust ``LoaderState``). Shards are read through
+:meth:`ExamplesEpoch.read_shard`, so a shard that breaks the contract stops the iteration with a
+:class:`~maskforge_data.ContractError` naming the file and row, as the Rust loader stops.
 """
 
 from __future__ import annotations

@@ -34,3 +34,17 @@ fn every_block_of_consuming_md_runs() {
     );
     assert!(stdout.contains("blocks ran"), "{stdout}");
 }
+
+/// The Python reader refuses every crafted shard the Rust reader refuses, with the same words:
+/// `python/tests/test_contract.py`, each crafted epoch also read by this `maskforge inspect`.
+#[test]
+fn the_python_reader_applies_the_rust_contract() {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("python/tests/test_contract.py"))
+        .env("MASKFORGE_BIN", env!("CARGO_BIN_EXE_maskforge"))
+        .output()
+        .expect("python3 (scripts/test.sh installs pyarrow and numpy)");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("ok ("), "{stdout}");
+}
