@@ -44,7 +44,10 @@ fn the_python_reader_applies_the_rust_contract() {
         .env("MASKFORGE_BIN", env!("CARGO_BIN_EXE_maskforge"))
         .output()
         .expect("python3 (scripts/test.sh installs pyarrow and numpy)");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("ok ("), "{stdout}");
 }
