@@ -1,6 +1,7 @@
 """Checks the Hugging Face files of an examples epoch against its documents dataset:
 `AutoTokenizer.from_pretrained(EPOCH_DIR)` must give every stored document's ids, sentence by
-sentence (the documents need `output.keep_text = true`), and `model_hints.json` must agree with
+sentence (the documents need `output.keep_text = true`), and for a byte-level tokenizer line by
+line too (a sentence encoded with the space before it), and `model_hints.json` must agree with
 the tokenizer and the manifest.
 
 usage: check_hf_tokenizer.py EPOCH_DIR DOCUMENTS_DIR
@@ -46,6 +47,9 @@ assert set(pair["token_type_ids"]) <= {0, 1}
 
 docs_manifest = json.load(open(os.path.join(documents_dir, "manifest.json")))
 documents = 0
+# Byte-level BPE (GPT-2, RoBERTa): a word after a space is another token than the word alone.
+byte_level = json.load(open(os.path.join(epoch_dir, "tokenizer.json"))).get("pre_tokenizer", {}).get("type") == "ByteLevel"
+joins = [0, 0]  # sentences that continue a line, lines
 for shard in docs_manifest["shards"]:
     table = pq.read_table(os.path.join(documents_dir, shard["path"]), columns=["doc_id", "input_ids", "sentence_ends", "text"])
     for row in table.to_pylist():
@@ -62,6 +66,24 @@ for shard in docs_manifest["shards"]:
                 f"document {row['doc_id']}: the Hugging Face tokenizer differs at token {first}: "
                 f"{got[first:first + 5]} against stored {row['input_ids'][first:first + 5]}"
             )
+        if byte_level:
+            # Sentences are encoded as they stand in their line: the sentences of one line put
+            # back together (a sentence with white space before it continues the line) encode,
+            # all at once, to the same ids, so the training text tokenizes like the real text.
+            lines = []
+            for sentence in sentences:
+                if lines and sentence[:1].isspace():
+                    lines[-1] += sentence
+                else:
+                    lines.append(sentence)
+                    joins[1] += 1
+            joins[0] += len(sentences) - len(lines)
+            whole = [i for piece in tokenizer(lines, add_special_tokens=False)["input_ids"] for i in piece]
+            if whole != row["input_ids"]:
+                sys.exit(f"document {row['doc_id']}: its lines encoded whole differ from its sentences encoded one by one")
         documents += 1
 assert documents > 0
+if byte_level:
+    assert joins[0] > 0, "no sentence continued a line: the join check checked nothing"
+    print(f"{joins[0]} sentence joins inside {joins[1]} lines encode as the whole lines do")
 print(f"{epoch_dir}: {documents} documents reproduced by AutoTokenizer ({type(tokenizer).__name__})")

@@ -4,7 +4,7 @@ use crate::TextError;
 use crate::pieces::Pieces;
 use crate::segmenter::Segmenter;
 use crate::sentences::{SplitRules, split_sentences};
-use crate::tokenizer::TextTokenizer;
+use crate::tokenizer::{PieceStyle, TextTokenizer};
 use crate::word_starts::push_word_starts;
 
 /// A document ready for the documents dataset.
@@ -16,7 +16,8 @@ pub struct TokenizedDocument {
     pub sentence_ends: Vec<u32>,
     /// One flag per token: a word starts here.
     pub word_starts: Vec<bool>,
-    /// The cleaned sentences joined by newlines (filled only when asked for).
+    /// The cleaned sentences as they were encoded (for a byte-level tokenizer with the white
+    /// space before them in their line), joined by newlines (filled only when asked for).
     pub text: String,
 }
 
@@ -71,16 +72,28 @@ impl TextProcessor {
         let mut doc = TokenizedDocument::default();
         let mut failure = None;
         let mut pieces = Pieces::default();
-        split_sentences(text, self.rules, |sentence| {
+        let byte_level = matches!(self.tokenizer.style(), PieceStyle::ByteLevel);
+        let mut spaced = String::new();
+        split_sentences(text, self.rules, |leading, sentence| {
             if failure.is_some() {
                 return;
             }
             pieces.clear();
-            match self.tokenizer.encode_into(sentence, &mut pieces) {
+            // Byte-level BPE encodes a word after a space differently (`Ġ`): a sentence is encoded
+            // as it stands in its line, with the space before it. WordPiece drops the space anyway.
+            let encoded = if byte_level && !leading.is_empty() {
+                spaced.clear();
+                spaced.push_str(leading);
+                spaced.push_str(sentence);
+                spaced.as_str()
+            } else {
+                sentence
+            };
+            match self.tokenizer.encode_into(encoded, &mut pieces) {
                 Ok(()) if pieces.is_empty() => {}
                 Ok(()) => {
                     push_word_starts(
-                        sentence,
+                        encoded,
                         &pieces,
                         self.tokenizer.style(),
                         &self.segmenter,
@@ -92,7 +105,7 @@ impl TextProcessor {
                         if !doc.text.is_empty() {
                             doc.text.push('\n');
                         }
-                        doc.text.push_str(sentence);
+                        doc.text.push_str(encoded);
                     }
                 }
                 Err(e) => failure = Some(e),

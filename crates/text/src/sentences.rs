@@ -19,15 +19,32 @@ fn is_closer(c: char) -> bool {
     matches!(c, '”' | '’' | '」' | '』' | '）' | ')' | '》')
 }
 
-/// Cleans `text` and splits it into trimmed, non-empty sentences, calling `emit` for each.
-pub fn split_sentences(text: &str, rules: SplitRules, mut emit: impl FnMut(&str)) {
+/// Cleans `text` and splits it into trimmed, non-empty sentences, calling `emit(leading,
+/// sentence)` for each: `leading` is the white space that stood before the sentence in its line
+/// (empty for a line's first sentence), which a byte-level tokenizer must see to encode the
+/// sentence's first word as it stands in the text (RoBERTa's `Ġ`).
+pub fn split_sentences(text: &str, rules: SplitRules, mut emit: impl FnMut(&str, &str)) {
     for line in text.split(is_line_break) {
         let cleaned = clean(line);
         split_line(&cleaned, rules, &mut emit);
     }
 }
 
-fn split_line(line: &str, rules: SplitRules, emit: &mut impl FnMut(&str)) {
+fn split_line(line: &str, rules: SplitRules, emit: &mut impl FnMut(&str, &str)) {
+    let mut first = true;
+    let mut emit_piece = |piece: &str| {
+        let sentence = piece.trim_matches(' ');
+        if sentence.is_empty() {
+            return;
+        }
+        let leading = if first {
+            ""
+        } else {
+            &piece[..piece.len() - piece.trim_start_matches(' ').len()]
+        };
+        first = false;
+        emit(leading, sentence);
+    };
     let mut start = 0;
     let mut chars = line.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -42,11 +59,11 @@ fn split_line(line: &str, rules: SplitRules, emit: &mut impl FnMut(&str)) {
         if ends {
             while chars.next_if(|&(_, c)| is_closer(c)).is_some() {}
             let end = chars.peek().map_or(line.len(), |&(j, _)| j);
-            push(&line[start..end], emit);
+            emit_piece(&line[start..end]);
             start = end;
         }
     }
-    push(&line[start..], emit);
+    emit_piece(&line[start..]);
 }
 
 /// `rest` is what follows a `.`: closers, then white space, then an upper-case letter.
@@ -56,21 +73,28 @@ fn latin_period_ends_sentence(rest: &str) -> bool {
     after_space.len() < after_closers.len() && after_space.chars().next().is_some_and(char::is_uppercase)
 }
 
-fn push(sentence: &str, emit: &mut impl FnMut(&str)) {
-    let s = sentence.trim_matches(' ');
-    if !s.is_empty() {
-        emit(s);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn split(text: &str, latin: bool) -> Vec<String> {
         let mut out = Vec::new();
-        split_sentences(text, SplitRules { latin_period: latin }, |s| out.push(s.to_owned()));
+        split_sentences(text, SplitRules { latin_period: latin }, |_, s| out.push(s.to_owned()));
         out
+    }
+
+    #[test]
+    fn each_sentence_comes_with_the_white_space_before_it_in_its_line() {
+        let mut out = Vec::new();
+        split_sentences(
+            "  I complain.  So it goes. Fine\nNext line. Yes",
+            SplitRules { latin_period: true },
+            |lead, s| out.push(format!("{lead}|{s}")),
+        );
+        assert_eq!(
+            out,
+            ["|I complain.", "  |So it goes.", " |Fine", "|Next line.", " |Yes"]
+        );
     }
 
     #[test]
